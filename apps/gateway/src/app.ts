@@ -1,0 +1,69 @@
+// Builds the gateway without listening, so tests drive it through inject().
+import type { PrismaClient } from "@coupon/db/client";
+import type { AdmissionBatcher } from "@coupon/queue";
+import type { KeySpace, ScriptedClient } from "@coupon/redis";
+import { gatewayMetrics, loggerOptions } from "@coupon/telemetry";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
+import authPlugin from "./plugins/auth.js";
+import docsPlugin from "./plugins/docs.js";
+import errorsPlugin from "./plugins/errors.js";
+import { problem, sendProblem } from "./problem.js";
+import { adminPolicyRoutes } from "./routes/admin-policies.js";
+import { healthRoutes } from "./routes/health.js";
+import { issueRoutes } from "./routes/issue.js";
+import { userReadRoutes } from "./routes/user-reads.js";
+import { IssueService } from "./services/issue-service.js";
+import { PolicyService } from "./services/policy-service.js";
+
+export interface AppDeps {
+  jwtSecret: string;
+  bodyLimit: number;
+  logLevel: string;
+  prisma: PrismaClient;
+  redis: ScriptedClient;
+  keys: KeySpace;
+  batcher: AdmissionBatcher;
+  registry: Registry;
+  trustProxy?: boolean;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions("gateway", deps.logLevel),
+    bodyLimit: deps.bodyLimit,
+    trustProxy: deps.trustProxy ?? false,
+    disableRequestLogging: true,
+    routerOptions: { maxParamLength: 200 },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Errors raised before routing (a URL that cannot be decoded, a path segment too long).
+    frameworkErrors: (err, _request, reply) => {
+      const code = err.code === "FST_ERR_MAX_PARAM_LENGTH" ? "URI_TOO_LONG" : "VALIDATION";
+      return sendProblem(reply, problem(code, code === "URI_TOO_LONG" ? "A path segment is too long" : "The URL is not valid"));
+    },
+  });
+  let draining = false;
+  app.addHook("onClose", async () => {
+    draining = true;
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(authPlugin, { secret: deps.jwtSecret });
+  await app.register(docsPlugin);
+
+  const metrics = gatewayMetrics(deps.registry);
+  const policies = new PolicyService(deps.prisma, deps.redis, deps.keys, app.log);
+  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, app.log);
+
+  await app.register(healthRoutes, {
+    checks: { redis: () => deps.redis.ping(), postgres: () => deps.prisma.$queryRaw`SELECT 1` },
+    isDraining: () => draining,
+  });
+  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
+  );
+  await app.register(adminPolicyRoutes, { policies });
+  await app.register(issueRoutes, { issues, metrics });
+  await app.register(userReadRoutes, { prisma: deps.prisma, redis: deps.redis, keys: deps.keys });
+  return app;
+}

@@ -1,0 +1,31 @@
+// problem+json answers (RFC 9457), built from the domain's one error catalogue.
+import { ERRORS, type ErrorCode } from "@coupon/domain";
+import type { FastifyReply } from "fastify";
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  [extra: string]: unknown;
+}
+
+export function problem(code: ErrorCode, detail?: string, extra?: Record<string, unknown>): Problem {
+  const e = ERRORS[code];
+  return {
+    type: `/problems/${code.toLowerCase().replace(/_/g, "-")}`,
+    title: e.title,
+    status: e.status,
+    detail: detail ?? e.title,
+    code,
+    ...extra,
+  };
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  if (p.status === 401) reply.header("www-authenticate", 'Bearer realm="coupon"');
+  return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
+}

@@ -1,0 +1,74 @@
+// The stampede endpoints: FCFS by policy id, CODE by code. Both answer 202 with a requestId
+// to poll; every refusal comes from the one Lua call.
+import { DomainError, parseId } from "@coupon/domain";
+import type { GatewayMetrics } from "@coupon/telemetry";
+import type { FastifyInstance } from "fastify";
+import { identityOf } from "../plugins/auth.js";
+import type { IssueService } from "../services/issue-service.js";
+import { bearer, idString, issueAcceptedSchema, problems } from "./schemas.js";
+
+export async function issueRoutes(
+  app: FastifyInstance,
+  opts: { issues: IssueService; metrics: GatewayMetrics },
+): Promise<void> {
+  const { issues, metrics } = opts;
+  app.addHook("onRequest", app.authenticate);
+
+  const measured = async <T>(way: "FCFS" | "CODE", fn: () => Promise<T>): Promise<T> => {
+    const end = metrics.admissionSeconds.startTimer({ way });
+    try {
+      const result = await fn();
+      metrics.issueRequests.inc({ way, outcome: "ADMITTED" });
+      return result;
+    } catch (err) {
+      metrics.issueRequests.inc({ way, outcome: err instanceof DomainError ? err.code : "ERROR" });
+      throw err;
+    } finally {
+      end();
+    }
+  };
+
+  app.post<{ Params: { id: string } }>(
+    "/policies/:id/issue",
+    {
+      schema: {
+        tags: ["issue"],
+        summary: "Ask for a FCFS coupon",
+        security: bearer,
+        params: { type: "object", required: ["id"], properties: { id: idString } },
+        response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410) },
+      },
+    },
+    async (request, reply) => {
+      if (parseId(request.params.id) === null) {
+        throw new DomainError("VALIDATION", "params.id must be a positive 64-bit integer");
+      }
+      const { userId } = identityOf(request);
+      const accepted = await measured("FCFS", () => issues.issue(request.params.id, userId, "FCFS", request.ip));
+      return reply.code(202).send(accepted);
+    },
+  );
+
+  app.post<{ Body: { code: string } }>(
+    "/coupons/claim",
+    {
+      schema: {
+        tags: ["issue"],
+        summary: "Claim a coupon by its code",
+        security: bearer,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["code"],
+          properties: { code: { type: "string", minLength: 1, maxLength: 40 } },
+        },
+        response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410) },
+      },
+    },
+    async (request, reply) => {
+      const { userId } = identityOf(request);
+      const accepted = await measured("CODE", () => issues.claim(request.body.code, userId, request.ip));
+      return reply.code(202).send(accepted);
+    },
+  );
+}

@@ -1,0 +1,173 @@
+// Records one policy's admitted requests in PostgreSQL: coupons, their request rows, audit rows
+// and CouponIssued outbox events, in one transaction. Idempotent: a request already recorded is
+// reported with its earlier outcome and written again nowhere.
+import { couponExpiry, generateCouponNumber, type FailureReason } from "@coupon/domain";
+import type { PrismaClient } from "@coupon/db/client";
+import type { AdmissionRecord } from "@coupon/queue";
+
+export type Outcome =
+  | { requestId: string; userId: string; status: "ISSUED"; admittedAt: number }
+  | { requestId: string; userId: string; status: "FAILED"; reason: FailureReason; admittedAt: number };
+
+export interface PersistResult {
+  /** what happened to each admission, in this call or an earlier one */
+  outcomes: Outcome[];
+  /** coupons inserted by this call */
+  inserted: number;
+}
+
+interface PolicyRow {
+  total_quantity: number | null;
+  issued_count: number;
+  valid_days: number | null;
+  valid_until: Date | null;
+}
+
+type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
+
+const MAX_NUMBER_RETRIES = 3;
+
+export async function persistAdmissions(
+  prisma: PrismaClient,
+  policyId: string,
+  admissions: AdmissionRecord[],
+): Promise<PersistResult> {
+  return prisma.$transaction(
+    async (tx) => {
+      // The row lock orders concurrent batches of one policy, so the count check below is exact.
+      const [policy] = await tx.$queryRaw<PolicyRow[]>`
+        SELECT total_quantity, issued_count, valid_days, valid_until
+        FROM coupon_policies WHERE id = ${policyId}::bigint FOR UPDATE`;
+      if (!policy) {
+        return {
+          inserted: 0,
+          outcomes: admissions.map((a) => failed(a, "POLICY_NOT_FOUND")),
+        };
+      }
+
+      const outcomes: Outcome[] = [];
+      const earlier = await tx.$queryRaw<{ id: string; status: "ISSUED" | "FAILED"; reason: string | null }[]>`
+        SELECT id, status::text AS status, reason FROM issue_requests
+        WHERE id = ANY(${admissions.map((a) => a.requestId)}::text[])`;
+      const seen = new Map(earlier.map((r) => [r.id, r]));
+      const fresh: AdmissionRecord[] = [];
+      for (const a of admissions) {
+        const r = seen.get(a.requestId);
+        if (!r) fresh.push(a);
+        else if (r.status === "ISSUED") outcomes.push(issued(a));
+        else outcomes.push(failed(a, (r.reason ?? "INVALID_REQUEST") as FailureReason));
+      }
+      if (fresh.length === 0) return { inserted: 0, outcomes };
+
+      fresh.sort((x, y) => x.admittedAt - y.admittedAt);
+      const room =
+        policy.total_quantity === null ? fresh.length : Math.max(0, policy.total_quantity - policy.issued_count);
+      const soldOut = fresh.slice(room);
+      let todo = fresh.slice(0, room);
+      const now = new Date();
+      const expiresAt = couponExpiry({ validDays: policy.valid_days, validUntil: policy.valid_until }, now);
+      const failures: Outcome[] = soldOut.map((a) => failed(a, "SOLD_OUT"));
+      let inserted = 0;
+
+      for (let attempt = 0; todo.length > 0 && attempt < MAX_NUMBER_RETRIES; attempt++) {
+        const done = new Set(await insertCoupons(tx, policyId, todo, now, expiresAt));
+        inserted += done.size;
+        for (const a of todo) if (done.has(a.requestId)) outcomes.push(issued(a));
+        const missed = todo.filter((a) => !done.has(a.requestId));
+        todo = [];
+        if (missed.length === 0) break;
+        // A row that did not go in hit (policy, user, slot): the user already holds that coupon.
+        // Anything else was a coupon-number collision, which a new number fixes.
+        const held = await tx.$queryRaw<{ user_id: bigint; user_slot: number }[]>`
+          SELECT user_id, user_slot FROM coupon_issues
+          WHERE policy_id = ${policyId}::bigint AND user_id = ANY(${missed.map((a) => a.userId)}::bigint[])`;
+        const heldKeys = new Set(held.map((h) => `${h.user_id}:${h.user_slot}`));
+        for (const a of missed) {
+          if (heldKeys.has(`${a.userId}:${a.slot}`)) failures.push(failed(a, "ALREADY_ISSUED"));
+          else todo.push(a);
+        }
+      }
+      if (todo.length > 0) throw new Error(`could not draw unique coupon numbers for ${todo.length} requests`);
+
+      if (failures.length > 0) await recordFailures(tx, policyId, failures, now);
+      if (inserted > 0) {
+        await tx.$executeRaw`
+          UPDATE coupon_policies SET issued_count = issued_count + ${inserted}::int, updated_at = ${now}
+          WHERE id = ${policyId}::bigint`;
+      }
+      return { inserted, outcomes: [...outcomes, ...failures] };
+    },
+    { maxWait: 30_000, timeout: 60_000 },
+  );
+}
+
+/** Inserts coupons with their request, audit and outbox rows; returns the requestIds that went in. */
+async function insertCoupons(
+  tx: Tx,
+  policyId: string,
+  rows: AdmissionRecord[],
+  now: Date,
+  expiresAt: Date,
+): Promise<string[]> {
+  const inserted = await tx.$queryRaw<{ request_id: string }[]>`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${rows.map((a) => a.requestId)}::text[],
+        ${rows.map((a) => a.userId)}::bigint[],
+        ${rows.map((a) => a.slot)}::int[],
+        ${rows.map(() => generateCouponNumber())}::text[],
+        ${rows.map((a) => new Date(a.admittedAt).toISOString())}::timestamptz[],
+        ${rows.map((a) => a.clientIp)}::text[]
+      ) AS t(request_id, user_id, user_slot, coupon_number, admitted_at, client_ip)
+    ),
+    ins AS (
+      INSERT INTO coupon_issues (policy_id, user_id, user_slot, coupon_number, request_id, status, issued_at, expires_at)
+      SELECT ${policyId}::bigint, user_id, user_slot, coupon_number, request_id, 'ISSUED'::"CouponStatus", ${now}, ${expiresAt}
+      FROM input
+      ON CONFLICT DO NOTHING
+      RETURNING id, request_id, user_id, coupon_number
+    ),
+    joined AS (SELECT ins.*, input.admitted_at, input.client_ip FROM ins JOIN input USING (request_id)),
+    req AS (
+      INSERT INTO issue_requests (id, policy_id, user_id, status, coupon_id, admitted_at, completed_at)
+      SELECT request_id, ${policyId}::bigint, user_id, 'ISSUED'::"IssueRequestStatus", id, admitted_at, ${now} FROM joined
+    ),
+    aud AS (
+      INSERT INTO coupon_audit (coupon_id, user_id, action, details, client_ip, created_at)
+      SELECT id, user_id, 'ISSUED', jsonb_build_object('requestId', request_id, 'policyId', ${policyId}::text),
+             NULLIF(client_ip, ''), ${now}
+      FROM joined
+    ),
+    evt AS (
+      INSERT INTO outbox_events (event_type, aggregate_id, payload, created_at)
+      SELECT 'CouponIssued', id, jsonb_build_object(
+               'type', 'CouponIssued', 'couponId', id::text, 'couponNumber', coupon_number,
+               'policyId', ${policyId}::text, 'userId', user_id::text, 'requestId', request_id,
+               'issuedAt', ${now.toISOString()}::text, 'expiresAt', ${expiresAt.toISOString()}::text),
+             ${now}
+      FROM joined
+    )
+    SELECT request_id FROM ins`;
+  return inserted.map((r) => r.request_id);
+}
+
+async function recordFailures(tx: Tx, policyId: string, failures: Outcome[], now: Date): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO issue_requests (id, policy_id, user_id, status, reason, admitted_at, completed_at)
+    SELECT id, ${policyId}::bigint, user_id, 'FAILED'::"IssueRequestStatus", reason, admitted_at, ${now}
+    FROM unnest(
+      ${failures.map((f) => f.requestId)}::text[],
+      ${failures.map((f) => f.userId)}::bigint[],
+      ${failures.map((f) => (f.status === "FAILED" ? f.reason : ""))}::text[],
+      ${failures.map((f) => new Date(f.admittedAt).toISOString())}::timestamptz[]
+    ) AS t(id, user_id, reason, admitted_at)
+    ON CONFLICT (id) DO NOTHING`;
+}
+
+function issued(a: AdmissionRecord): Outcome {
+  return { requestId: a.requestId, userId: a.userId, status: "ISSUED", admittedAt: a.admittedAt };
+}
+
+function failed(a: AdmissionRecord, reason: FailureReason): Outcome {
+  return { requestId: a.requestId, userId: a.userId, status: "FAILED", reason, admittedAt: a.admittedAt };
+}

@@ -1,0 +1,62 @@
+// Configuration from environment variables, validated once at start-up. Every bad value is
+// named in one message, so an operator fixes them all in one go.
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  WORKER_METRICS_PORT: port.default(9464),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
+    .default("redis://127.0.0.1:6379"),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "letters, digits and _ . : - only")
+    .default("cp"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must start with postgresql://")
+    .default("postgresql://postgres@127.0.0.1:5432/coupon"),
+  DB_POOL_SIZE: positiveInt.max(200).default(10),
+  JWT_SECRET: z.string({ error: "is required" }).min(32, "must be at least 32 characters"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** most admissions one persistence job carries */
+  ISSUE_BATCH_MAX: positiveInt.max(5000).default(500),
+  /** persistence jobs one worker runs at once */
+  WORKER_CONCURRENCY: positiveInt.max(256).default(8),
+  /** how long a worker's lock on a job lasts; a job whose worker died is retried after it lapses */
+  WORKER_LOCK_DURATION_MS: positiveInt.default(30_000),
+  WORKER_STALLED_INTERVAL_MS: positiveInt.default(15_000),
+  /** an admission pending this long without being recorded is enqueued again by recovery */
+  RECOVERY_GRACE_MS: positiveInt.default(30_000),
+  RECOVERY_EVERY_MS: positiveInt.default(5_000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  BODY_LIMIT_BYTES: positiveInt.default(16_384),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "?");
+      const value = env[key];
+      const shown = value === undefined ? "unset" : key.includes("SECRET") ? "(hidden)" : JSON.stringify(value);
+      return `${key}=${shown}: ${i.message}`;
+    }),
+  );
+}

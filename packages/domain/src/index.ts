@@ -1,0 +1,6 @@
+export * from "./errors.js";
+export * from "./ids.js";
+export * from "./coupon-number.js";
+export * from "./coupon-status.js";
+export * from "./policy.js";
+export * from "./issue-request.js";

@@ -1,0 +1,33 @@
+// An issue request is what a user gets back from an admission (202): an id they poll until the
+// worker has persisted the coupon or recorded why it could not.
+
+export const FAILURE_REASONS = [
+  "ALREADY_ISSUED", // PostgreSQL already holds this user's coupon (Redis state was behind).
+  "SOLD_OUT", // PostgreSQL's count says the policy is full (Redis state was behind).
+  "POLICY_NOT_FOUND",
+  "INVALID_REQUEST", // The job payload could never be persisted.
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+const REQUEST_ID = /^([1-9][0-9]{0,18})-([0-9a-z]{20,32})$/;
+
+/**
+ * A request id carries its policy id so that a PENDING request can be found in that policy's
+ * Redis slot without a second index; the random part makes it unguessable.
+ */
+export function makeRequestId(policyId: bigint | string, random: string): string {
+  return `${policyId}-${random}`;
+}
+
+export function policyIdOfRequest(requestId: string): string | null {
+  const m = REQUEST_ID.exec(requestId);
+  return m ? (m[1] as string) : null;
+}
+
+export function randomRequestToken(): string {
+  const bytes = new Uint8Array(15);
+  crypto.getRandomValues(bytes);
+  let out = "";
+  for (const b of bytes) out += b.toString(36).padStart(2, "0");
+  return out.slice(0, 24);
+}

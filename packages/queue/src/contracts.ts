@@ -1,0 +1,47 @@
+// What travels through the queues. The gateway and recovery produce these; the worker parses
+// them before it trusts them.
+import { isId } from "@coupon/domain";
+
+export const ISSUE_QUEUE = "issue";
+export const PERSIST_JOB = "persist";
+export const RECOVER_JOB = "recover-admissions";
+export const MAINTENANCE_QUEUE = "maintenance";
+
+/** One admitted request, as the admission script recorded it. */
+export interface AdmissionRecord {
+  requestId: string;
+  policyId: string;
+  userId: string;
+  /** the user's n-th coupon of the policy (1-based) */
+  slot: number;
+  /** epoch ms, Redis clock */
+  admittedAt: number;
+  clientIp: string;
+}
+
+export interface PersistJobData {
+  admissions: AdmissionRecord[];
+}
+
+function isAdmission(v: unknown): v is AdmissionRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const a = v as Record<string, unknown>;
+  return (
+    typeof a.requestId === "string" &&
+    a.requestId.length <= 80 &&
+    isId(a.policyId) &&
+    isId(a.userId) &&
+    Number.isInteger(a.slot) &&
+    (a.slot as number) >= 1 &&
+    Number.isFinite(a.admittedAt) &&
+    typeof a.clientIp === "string"
+  );
+}
+
+/** Null when the payload is not a persist job: such a job can never succeed. */
+export function parsePersistJob(data: unknown): PersistJobData | null {
+  if (typeof data !== "object" || data === null) return null;
+  const admissions = (data as { admissions?: unknown }).admissions;
+  if (!Array.isArray(admissions) || admissions.length === 0 || !admissions.every(isAdmission)) return null;
+  return { admissions };
+}
