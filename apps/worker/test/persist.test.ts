@@ -108,16 +108,30 @@ describe("requests that can never succeed", () => {
     expect(await prisma.couponIssue.count({ where: { policyId: BigInt(policyId) } })).toBe(1);
   });
 
-  it("past totalQuantity in PostgreSQL the rest are FAILED SOLD_OUT and nothing oversells", async () => {
+  it.each([
+    ["the careful path", undefined],
+    ["the fast path (the CHECK on issued_count sends it to the careful one)", { validDays: 7, validUntil: null }],
+  ])("past totalQuantity in PostgreSQL the rest are FAILED SOLD_OUT, through %s", async (_path, validity) => {
     const policyId = await policy(3);
     const admitted = [await admit(policyId, "1"), await admit(policyId, "2"), await admit(policyId, "3")];
-    // Two more admissions that Redis should never have made (a lost counter), persisted first.
+    // Two more admissions that Redis should never have made (a lost counter).
     await redis.set(keys.policy(policyId).admitted, "0");
     const extra = [await admit(policyId, "4"), await admit(policyId, "5")];
-    const result = await persistAdmissions(prisma, policyId, [...extra, ...admitted]);
+    const result = await persistAdmissions(prisma, policyId, [...extra, ...admitted], validity);
     expect(result.inserted).toBe(3);
-    expect(result.outcomes.filter((o) => o.status === "FAILED")).toHaveLength(2);
+    expect(result.outcomes.filter((o) => o.status === "FAILED").map((o) => o.status === "FAILED" && o.reason)).toEqual([
+      "SOLD_OUT",
+      "SOLD_OUT",
+    ]);
     expect(await prisma.couponIssue.count({ where: { policyId: BigInt(policyId) } })).toBe(3);
+    expect((await prisma.couponPolicy.findUniqueOrThrow({ where: { id: BigInt(policyId) } })).issuedCount).toBe(3);
+  });
+
+  it("an unknown policy's admissions are FAILED POLICY_NOT_FOUND", async () => {
+    const ghost = "9000000000000000001";
+    const a: AdmissionRecord = { requestId: `${ghost}-${"x".repeat(24)}`, policyId: ghost, userId: "1", slot: 1, admittedAt: Date.now(), clientIp: "" };
+    const result = await persistAdmissions(prisma, ghost, [a], { validDays: 1, validUntil: null });
+    expect(result).toEqual({ inserted: 0, outcomes: [expect.objectContaining({ status: "FAILED", reason: "POLICY_NOT_FOUND" })] });
   });
 
   it("a payload that is not a persist job fails for good", async () => {

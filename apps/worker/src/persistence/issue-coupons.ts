@@ -1,8 +1,14 @@
 // Records one policy's admitted requests in PostgreSQL: coupons, their request rows, audit rows
-// and CouponIssued outbox events, in one transaction. Idempotent: a request already recorded is
-// reported with its earlier outcome and written again nowhere.
+// and CouponIssued outbox events, atomically. Idempotent: a request already recorded is reported
+// with its earlier outcome and written again nowhere.
+//
+// Two paths. The fast one is a single statement: Redis already decided who wins, so it inserts
+// everything and bumps issued_count, letting batches of one policy run side by side. Anything
+// unusual (a user PostgreSQL already serves, a full policy, an unknown policy, a concurrent
+// duplicate) sends the batch to the careful path, a transaction that locks the policy row first
+// and decides each request on what is committed.
 import { couponExpiry, generateCouponNumber, type FailureReason } from "@coupon/domain";
-import type { PrismaClient } from "@coupon/db/client";
+import { Prisma, type PrismaClient } from "@coupon/db/client";
 import type { AdmissionRecord } from "@coupon/queue";
 
 export type Outcome =
@@ -23,11 +29,62 @@ interface PolicyRow {
   valid_until: Date | null;
 }
 
+/** What a coupon's expiry depends on; fixed for the life of a policy. */
+export interface Validity {
+  validDays: number | null;
+  validUntil: Date | null;
+}
+
 type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
+type Db = PrismaClient | Tx;
 
 const MAX_NUMBER_RETRIES = 3;
 
 export async function persistAdmissions(
+  prisma: PrismaClient,
+  policyId: string,
+  admissions: AdmissionRecord[],
+  validity?: Validity,
+): Promise<PersistResult> {
+  if (validity) {
+    // Any error here (the CHECK on issued_count, an unknown policy) rolled the statement back whole.
+    const fast = await persistFast(prisma, policyId, admissions, validity).catch(() => null);
+    if (fast) return fast;
+  }
+  return persistCarefully(prisma, policyId, admissions);
+}
+
+/** One statement; null when the batch needs the careful path (nothing of it stays half-done). */
+async function persistFast(
+  prisma: PrismaClient,
+  policyId: string,
+  admissions: AdmissionRecord[],
+  validity: Validity,
+): Promise<PersistResult | null> {
+  const now = new Date();
+  const expiresAt = couponExpiry(validity, now);
+  const rows = await prisma.$queryRaw<{ request_id: string; status: "ISSUED" | "FAILED"; reason: string | null; fresh: boolean }[]>`
+    ${insertCouponsCte(policyId, admissions, now, expiresAt)},
+    upd AS (
+      UPDATE coupon_policies SET issued_count = issued_count + (SELECT count(*) FROM ins)::int, updated_at = ${now}
+      WHERE id = ${policyId}::bigint
+    )
+    SELECT request_id, 'ISSUED' AS status, NULL AS reason, true AS fresh FROM ins
+    UNION ALL
+    SELECT r.id, r.status::text, r.reason, false
+    FROM unnest(${admissions.map((a) => a.requestId)}::text[]) AS x(id) JOIN issue_requests r ON r.id = x.id`;
+  if (rows.length !== admissions.length) return null;
+  const byId = new Map(rows.map((r) => [r.request_id, r]));
+  const outcomes: Outcome[] = [];
+  for (const a of admissions) {
+    const r = byId.get(a.requestId);
+    if (!r) return null;
+    outcomes.push(r.status === "ISSUED" ? issued(a) : failed(a, (r.reason ?? "INVALID_REQUEST") as FailureReason));
+  }
+  return { inserted: rows.filter((r) => r.fresh).length, outcomes };
+}
+
+async function persistCarefully(
   prisma: PrismaClient,
   policyId: string,
   admissions: AdmissionRecord[],
@@ -47,8 +104,8 @@ export async function persistAdmissions(
 
       const outcomes: Outcome[] = [];
       const earlier = await tx.$queryRaw<{ id: string; status: "ISSUED" | "FAILED"; reason: string | null }[]>`
-        SELECT id, status::text AS status, reason FROM issue_requests
-        WHERE id = ANY(${admissions.map((a) => a.requestId)}::text[])`;
+        SELECT r.id, r.status::text AS status, r.reason
+        FROM unnest(${admissions.map((a) => a.requestId)}::text[]) AS x(id) JOIN issue_requests r ON r.id = x.id`;
       const seen = new Map(earlier.map((r) => [r.id, r]));
       const fresh: AdmissionRecord[] = [];
       for (const a of admissions) {
@@ -103,13 +160,24 @@ export async function persistAdmissions(
 
 /** Inserts coupons with their request, audit and outbox rows; returns the requestIds that went in. */
 async function insertCoupons(
-  tx: Tx,
+  db: Db,
   policyId: string,
   rows: AdmissionRecord[],
   now: Date,
   expiresAt: Date,
 ): Promise<string[]> {
-  const inserted = await tx.$queryRaw<{ request_id: string }[]>`
+  const inserted = await db.$queryRaw<{ request_id: string }[]>`
+    ${insertCouponsCte(policyId, rows, now, expiresAt)}
+    SELECT request_id FROM ins`;
+  return inserted.map((r) => r.request_id);
+}
+
+/**
+ * The WITH clause both paths share: `ins` holds the coupons inserted. Requests PostgreSQL has
+ * already recorded (issued or failed) are left out, so a failed request never gets a coupon later.
+ */
+function insertCouponsCte(policyId: string, rows: AdmissionRecord[], now: Date, expiresAt: Date): Prisma.Sql {
+  return Prisma.sql`
     WITH input AS (
       SELECT * FROM unnest(
         ${rows.map((a) => a.requestId)}::text[],
@@ -119,6 +187,7 @@ async function insertCoupons(
         ${rows.map((a) => new Date(a.admittedAt).toISOString())}::timestamptz[],
         ${rows.map((a) => a.clientIp)}::text[]
       ) AS t(request_id, user_id, user_slot, coupon_number, admitted_at, client_ip)
+      WHERE NOT EXISTS (SELECT 1 FROM issue_requests r WHERE r.id = t.request_id)
     ),
     ins AS (
       INSERT INTO coupon_issues (policy_id, user_id, user_slot, coupon_number, request_id, status, issued_at, expires_at)
@@ -146,9 +215,7 @@ async function insertCoupons(
                'issuedAt', ${now.toISOString()}::text, 'expiresAt', ${expiresAt.toISOString()}::text),
              ${now}
       FROM joined
-    )
-    SELECT request_id FROM ins`;
-  return inserted.map((r) => r.request_id);
+    )`;
 }
 
 async function recordFailures(tx: Tx, policyId: string, failures: Outcome[], now: Date): Promise<void> {

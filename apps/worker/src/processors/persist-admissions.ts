@@ -7,6 +7,7 @@ import { parsePersistJob, type AdmissionRecord } from "@coupon/queue";
 import { completeAdmissions, releaseAdmission, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { Logger, WorkerMetrics } from "@coupon/telemetry";
 import { persistAdmissions, type Outcome } from "../persistence/issue-coupons.js";
+import { ValidityCache } from "../persistence/validity-cache.js";
 
 export interface PersistDeps {
   prisma: PrismaClient;
@@ -17,6 +18,7 @@ export interface PersistDeps {
 }
 
 export function persistAdmissionsProcessor(deps: PersistDeps) {
+  const validity = new ValidityCache(deps.prisma);
   return async (job: Job): Promise<{ issued: number; failed: number }> => {
     const data = parsePersistJob(job.data);
     if (!data) throw new UnrecoverableError("persist job payload is not valid");
@@ -29,7 +31,7 @@ export function persistAdmissionsProcessor(deps: PersistDeps) {
     let issued = 0;
     let failed = 0;
     for (const [policyId, admissions] of byPolicy) {
-      const result = await persistAdmissions(deps.prisma, policyId, admissions);
+      const result = await persistAdmissions(deps.prisma, policyId, admissions, await validity.get(policyId));
       await settleInRedis(deps, policyId, result.outcomes);
       const now = Date.now();
       deps.metrics.persisted.inc({ way: "admission" }, result.inserted);
