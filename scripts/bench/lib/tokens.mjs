@@ -22,15 +22,33 @@ export function userRange(first, count) {
   return ids;
 }
 
-/**
- * Signs a token for each user id (in order) and writes the per-thread files.
- * Returns the path prefix the wrk script reads (`<prefix>.<thread>`).
- */
-export async function writeTokenFiles(sandbox, name, userIds, threads) {
-  const signer = tokenSigner(sandbox.env.JWT_SECRET);
+/** Deals ids to threads: thread t gets every id whose index i has i % threads === t. */
+export function splitByThread(userIds, threads) {
   const perThread = Array.from({ length: threads }, () => []);
-  userIds.forEach((id, i) => perThread[i % threads].push(signer.user(id)));
+  userIds.forEach((id, i) => perThread[i % threads].push(id));
+  return perThread;
+}
+
+/**
+ * Signs a token for each user id of each thread's list (in order) and writes one file per
+ * thread. Returns the path prefix the wrk script reads (`<prefix>.<thread>`).
+ */
+export async function writeThreadTokenFiles(sandbox, name, perThreadUserIds) {
+  const signer = tokenSigner(sandbox.env.JWT_SECRET);
+  const cache = new Map();
+  const tokenOf = (id) => {
+    let t = cache.get(id);
+    if (!t) cache.set(id, (t = signer.user(id)));
+    return t;
+  };
   const prefix = join(sandbox.dir, `${name}.tokens`);
-  await Promise.all(perThread.map((lines, t) => writeFile(`${prefix}.${t}`, lines.join("\n") + "\n")));
+  await Promise.all(
+    perThreadUserIds.map((ids, t) => writeFile(`${prefix}.${t}`, ids.map(tokenOf).join("\n") + "\n")),
+  );
   return prefix;
+}
+
+/** The users dealt to `threads` disjoint files (see splitByThread). */
+export async function writeTokenFiles(sandbox, name, userIds, threads) {
+  return writeThreadTokenFiles(sandbox, name, splitByThread(userIds, threads));
 }

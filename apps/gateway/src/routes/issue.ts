@@ -2,9 +2,10 @@
 // to poll; every refusal comes from the one Lua call.
 import { DomainError, parseId } from "@coupon/domain";
 import type { GatewayMetrics } from "@coupon/telemetry";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { identityOf } from "../plugins/auth.js";
-import type { IssueService } from "../services/issue-service.js";
+import { problem, sendProblem } from "../problem.js";
+import type { IssueOutcome, IssueService } from "../services/issue-service.js";
 import { bearer, idString, issueAcceptedSchema, problems } from "./schemas.js";
 
 export async function issueRoutes(
@@ -14,18 +15,20 @@ export async function issueRoutes(
   const { issues, metrics } = opts;
   app.addHook("onRequest", app.authenticate);
 
-  const measured = async <T>(way: "FCFS" | "CODE", fn: () => Promise<T>): Promise<T> => {
+  const answer = async (way: "FCFS" | "CODE", reply: FastifyReply, run: () => Promise<IssueOutcome>) => {
     const end = metrics.admissionSeconds.startTimer({ way });
+    let outcome: IssueOutcome;
     try {
-      const result = await fn();
-      metrics.issueRequests.inc({ way, outcome: "ADMITTED" });
-      return result;
+      outcome = await run();
     } catch (err) {
       metrics.issueRequests.inc({ way, outcome: err instanceof DomainError ? err.code : "ERROR" });
-      throw err;
-    } finally {
       end();
+      throw err;
     }
+    end();
+    metrics.issueRequests.inc({ way, outcome: outcome.ok ? "ADMITTED" : outcome.code });
+    if (!outcome.ok) return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
+    return reply.code(202).send({ requestId: outcome.requestId, status: "PENDING" });
   };
 
   app.post<{ Params: { id: string } }>(
@@ -44,8 +47,7 @@ export async function issueRoutes(
         throw new DomainError("VALIDATION", "params.id must be a positive 64-bit integer");
       }
       const { userId } = identityOf(request);
-      const accepted = await measured("FCFS", () => issues.issue(request.params.id, userId, "FCFS", request.ip));
-      return reply.code(202).send(accepted);
+      return answer("FCFS", reply, () => issues.issue(request.params.id, userId, "FCFS", request.ip));
     },
   );
 
@@ -67,8 +69,7 @@ export async function issueRoutes(
     },
     async (request, reply) => {
       const { userId } = identityOf(request);
-      const accepted = await measured("CODE", () => issues.claim(request.body.code, userId, request.ip));
-      return reply.code(202).send(accepted);
+      return answer("CODE", reply, () => issues.claim(request.body.code, userId, request.ip));
     },
   );
 }

@@ -1,15 +1,31 @@
 // The hot path: one Lua call decides, one (batched) enqueue hands the winner to the worker.
 // PostgreSQL is touched only when Redis does not know the policy at all.
-import { DomainError, makeRequestId, randomRequestToken } from "@coupon/domain";
+import { DomainError, makeRequestId, randomRequestToken, type ErrorCode } from "@coupon/domain";
 import type { AdmissionBatcher } from "@coupon/queue";
 import { admitRequest, policyIdForCode, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { FastifyBaseLogger } from "fastify";
 import type { PolicyService } from "./policy-service.js";
 
 export interface IssueAccepted {
+  ok: true;
   requestId: string;
-  status: "PENDING";
 }
+
+/** An expected refusal: answered, not thrown (under a stampede most answers are refusals). */
+export interface IssueRefused {
+  ok: false;
+  code: ErrorCode;
+  detail: string;
+  extra?: Record<string, unknown>;
+}
+
+export type IssueOutcome = IssueAccepted | IssueRefused;
+
+const REFUSAL_DETAIL: Partial<Record<ErrorCode, string>> = {
+  SOLD_OUT: "No coupons are left",
+  NOT_OPEN: "The policy is not issuing now",
+  WRONG_ISSUE_TYPE: "This policy is not issued this way",
+};
 
 export class IssueService {
   private readonly codeCache = new Map<string, string>();
@@ -22,24 +38,28 @@ export class IssueService {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  async issue(policyId: string, userId: string, way: IssueWay, clientIp: string): Promise<IssueAccepted> {
+  async issue(policyId: string, userId: string, way: IssueWay, clientIp: string): Promise<IssueOutcome> {
     const requestId = makeRequestId(policyId, randomRequestToken());
     const input = { policyId, userId, requestId, way, clientIp };
     let admission = await admitRequest(this.redis, this.keys, input);
     if (!admission.ok && admission.code === "POLICY_UNKNOWN") {
       if (!(await this.policies.ensureInRedis(policyId))) {
-        throw new DomainError(way === "CODE" ? "CODE_NOT_FOUND" : "POLICY_NOT_FOUND", `Policy ${policyId} does not exist`);
+        const code = way === "CODE" ? "CODE_NOT_FOUND" : "POLICY_NOT_FOUND";
+        return { ok: false, code, detail: `Policy ${policyId} does not exist` };
       }
       admission = await admitRequest(this.redis, this.keys, input);
     }
     if (!admission.ok) {
       if (admission.code === "POLICY_UNKNOWN") throw new DomainError("UNAVAILABLE", "Policy state is being rebuilt");
       if (admission.code === "ALREADY_ISSUED") {
-        throw new DomainError("ALREADY_ISSUED", "This user already holds this policy's coupon", {
-          requestId: admission.firstRequestId ?? null,
-        });
+        return {
+          ok: false,
+          code: "ALREADY_ISSUED",
+          detail: "This user already holds this policy's coupon",
+          extra: { requestId: admission.firstRequestId ?? null },
+        };
       }
-      throw new DomainError(admission.code);
+      return { ok: false, code: admission.code, detail: REFUSAL_DETAIL[admission.code] ?? admission.code };
     }
     try {
       await this.batcher.add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp });
@@ -47,12 +67,12 @@ export class IssueService {
       // The admission is recorded in Redis; recovery enqueues it. The user did win.
       this.log.error({ err, requestId }, "enqueue failed; recovery will pick the admission up");
     }
-    return { requestId, status: "PENDING" };
+    return { ok: true, requestId };
   }
 
-  async claim(code: string, userId: string, clientIp: string): Promise<IssueAccepted> {
+  async claim(code: string, userId: string, clientIp: string): Promise<IssueOutcome> {
     const policyId = await this.policyForCode(code.trim().toLowerCase());
-    if (!policyId) throw new DomainError("CODE_NOT_FOUND", "No policy has this code");
+    if (!policyId) return { ok: false, code: "CODE_NOT_FOUND", detail: "No policy has this code" };
     return this.issue(policyId, userId, "CODE", clientIp);
   }
 
