@@ -11,7 +11,9 @@ import * as admit from "./benchmarks/admit.mjs";
 import * as flashSale from "./benchmarks/flash-sale.mjs";
 import * as persist from "./benchmarks/persist.mjs";
 import * as soldOut from "./benchmarks/sold-out.mjs";
+import { dropBenchDatabase, leftoverDatabases } from "./lib/database.mjs";
 import { checkEnvironment } from "./lib/preflight.mjs";
+import { deletePrefix, leftoverPrefixes } from "./lib/redis-prefix.mjs";
 import { ROOT } from "./lib/processes.mjs";
 import { failedRow } from "./lib/results.mjs";
 import { closeAll } from "./lib/sandbox.mjs";
@@ -30,11 +32,14 @@ const OPTIONS = {
   "sold-out-users": { type: "string", default: "20000", help: "users without a coupon (answered 410)" },
   "holder-share": { type: "string", default: "0.5", help: "share of sold-out requests sent by holders (409)" },
   "persist-n": { type: "string", default: "100000", help: "admissions the persist benchmark pre-loads" },
+  "persist-poll-ms": { type: "string", default: "20", help: "how often the persist benchmark counts the coupons" },
   "flash-users": { type: "string", default: "100000", help: "distinct users of the flash sale" },
   "flash-coupons": { type: "string", default: "10000", help: "coupons of the flash sale" },
   "flash-connections": { type: "string", default: "256", help: "wrk connections of the flash sale" },
+  "flash-threads": { type: "string", help: "wrk threads of the flash sale (default: --threads)" },
   "flash-duration": { type: "string", default: "10", help: "seconds of the flash sale's wrk run" },
   keep: { type: "boolean", default: false, help: "keep databases, Redis keys and token files (for debugging)" },
+  cleanup: { type: "boolean", help: "drop coupon_bench_* databases and bench-* Redis keys left by killed runs, then exit" },
   verbose: { type: "boolean", default: false, help: "print wrk's own output too" },
   strict: { type: "boolean", default: false, help: "exit 1 when a target is missed (not only on errors)" },
   help: { type: "boolean", short: "h", help: "this text" },
@@ -62,16 +67,18 @@ function parseOptions() {
     soldOutUsers: num("sold-out-users", { min: 1 }),
     holderShare: num("holder-share", { integer: false }),
     persistN: num("persist-n", { min: 1 }),
+    persistPollMs: num("persist-poll-ms", { min: 1 }),
     flashUsers: num("flash-users", { min: 1 }),
     flashCoupons: num("flash-coupons", { min: 1 }),
     flashConnections: num("flash-connections", { min: 1 }),
     flashDuration: num("flash-duration", { min: 1 }),
+    flashThreads: values["flash-threads"] === undefined ? num("threads", { min: 1 }) : num("flash-threads", { min: 1 }),
     keep: values.keep,
     verbose: values.verbose,
     strict: values.strict,
   };
   if (opts.holderShare >= 1) throw new Error("--holder-share must be below 1");
-  if (opts.connections < opts.threads || opts.flashConnections < opts.threads) throw new Error("wrk needs at least one connection per thread");
+  if (opts.connections < opts.threads || opts.flashConnections < opts.flashThreads) throw new Error("wrk needs at least one connection per thread");
   let selected = BENCHMARKS;
   if (values.only) {
     const names = values.only.split(",").map((s) => s.trim()).filter(Boolean);
@@ -95,6 +102,15 @@ if (parsed.values.help) {
 }
 if (parsed.values.list) {
   for (const b of BENCHMARKS) console.log(`${b.name.padEnd(12)}${b.summary}`);
+  process.exit(0);
+}
+
+if (parsed.values.cleanup) {
+  const names = await leftoverDatabases();
+  for (const db of names) await dropBenchDatabase(db);
+  const prefixes = await leftoverPrefixes();
+  for (const p of prefixes) await deletePrefix(p);
+  console.log(`dropped ${names.length} databases${names.length ? ` (${names.join(", ")})` : ""}, deleted the keys of ${prefixes.length} Redis prefixes`);
   process.exit(0);
 }
 

@@ -4,6 +4,7 @@
 import { createPolicy, pressOnce } from "../lib/gateway-api.mjs";
 import { warmThenMeasure } from "../lib/load.mjs";
 import { logProblems, startBare, startGateway } from "../lib/processes.mjs";
+import { describeInternals, scrape } from "../lib/prometheus.mjs";
 import { fmt, row } from "../lib/results.mjs";
 import { withSandbox } from "../lib/sandbox.mjs";
 import { splitByThread, userRange, writeThreadTokenFiles } from "../lib/tokens.mjs";
@@ -48,11 +49,14 @@ export async function run(opts, log) {
     });
     const tokens = await writeThreadTokenFiles(sb, "sold-out", perThread);
     const path = `/policies/${policyId}/issue`;
+    let metricsBefore = new Map();
 
     const bare = await startBare(sb);
     const base = await warmThenMeasure(sb, "bare Fastify", { url: bare.url, path: "/bare", tokens }, load, log);
     await bare.stop();
-    const gw = await warmThenMeasure(sb, "gateway sold-out", { url: gateway.url, path, tokens }, load, log);
+    const gw = await warmThenMeasure(sb, "gateway sold-out", { url: gateway.url, path, tokens }, { ...load, before: async () => (metricsBefore = await scrape(gateway.url)) }, log);
+    const internals = describeInternals(metricsBefore, await scrape(gateway.url));
+    if (internals) notes.push(`inside the gateway during the run (its /metrics): ${internals}`);
 
     const expected = count(gw, 409, 410);
     if (expected !== gw.requests) {

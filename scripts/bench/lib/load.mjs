@@ -6,7 +6,8 @@ import { fmt } from "./results.mjs";
 
 /**
  * @param target { url, path, tokens }            what to load
- * @param load   { threads, connections, duration, warmup, latency, warmupTokens?, warmupPath? }
+ * @param load   { threads, connections, duration, warmup, latency, verbose?, warmupTokens?, warmupPath?,
+ *                 before?: called right before the measured run starts }
  */
 export async function warmThenMeasure(sandbox, label, target, load, log) {
   if (load.warmup > 0) {
@@ -24,6 +25,7 @@ export async function warmThenMeasure(sandbox, label, target, load, log) {
 }
 
 export async function measure(sandbox, label, target, load, log) {
+  await load.before?.();
   const r = await runWrk(sandbox, {
     ...target,
     threads: load.threads,

@@ -23,3 +23,23 @@ export async function deletePrefix(prefix) {
     redis.disconnect();
   }
 }
+
+/** Prefixes of benchmark runs that were killed before they cleaned up (`--cleanup`). */
+export async function leftoverPrefixes() {
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 2 });
+  const found = new Set();
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", "bench-*", "COUNT", 1000);
+      cursor = next;
+      for (const k of keys) {
+        const m = /^(bench-[a-z-]+-[0-9a-f]{8}):/.exec(k);
+        if (m) found.add(m[1]);
+      }
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+  return [...found];
+}
