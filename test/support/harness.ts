@@ -26,6 +26,7 @@ export async function startHarness(overrides: Record<string, string> = {}): Prom
   const keys = new KeySpace(env.REDIS_PREFIX);
   const redis = withScripts(createRedisClient(env.REDIS_URL));
   const queueConnection: Redis = createRedisClient(env.REDIS_URL);
+  const subscriber: Redis = createRedisClient(env.REDIS_URL, { forWorker: true });
   const prisma = createPrismaClient(env.DATABASE_URL, { poolSize: 5 });
   const queue = createIssueQueue(queueConnection, keys.queuePrefix());
   const batcher = new AdmissionBatcher(queue, Number(overrides.ISSUE_BATCH_MAX ?? 500));
@@ -38,6 +39,8 @@ export async function startHarness(overrides: Record<string, string> = {}): Prom
     keys,
     batcher,
     registry: createRegistry("gateway"),
+    subscriber,
+    soldOutCacheMs: Number(overrides.SOLD_OUT_CACHE_MS ?? 1000),
   });
   await app.ready();
   return {
@@ -54,7 +57,7 @@ export async function startHarness(overrides: Record<string, string> = {}): Prom
       await queue.close();
       await deleteKeys(redis, `${env.REDIS_PREFIX}:*`);
       await prisma.$disconnect();
-      await Promise.all([redis.quit(), queueConnection.quit()]);
+      await Promise.all([redis.quit(), queueConnection.quit(), subscriber.quit()]);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Builds the gateway without listening, so tests drive it through inject().
 import type { PrismaClient } from "@coupon/db/client";
 import type { AdmissionBatcher } from "@coupon/queue";
-import type { KeySpace, ScriptedClient } from "@coupon/redis";
+import { onPolicyChanged, type KeySpace, type RedisClient, type ScriptedClient } from "@coupon/redis";
 import { gatewayMetrics, loggerOptions } from "@coupon/telemetry";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
@@ -15,6 +15,7 @@ import { issueRoutes } from "./routes/issue.js";
 import { userReadRoutes } from "./routes/user-reads.js";
 import { IssueService } from "./services/issue-service.js";
 import { PolicyService } from "./services/policy-service.js";
+import { RefusalCache } from "./services/refusal-cache.js";
 
 export interface AppDeps {
   jwtSecret: string;
@@ -25,6 +26,10 @@ export interface AppDeps {
   keys: KeySpace;
   batcher: AdmissionBatcher;
   registry: Registry;
+  /** a connection of its own for pub/sub; without one, refusals are not cached */
+  subscriber?: RedisClient;
+  soldOutCacheMs?: number;
+  holderCacheMax?: number;
   trustProxy?: boolean;
 }
 
@@ -54,7 +59,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const metrics = gatewayMetrics(deps.registry);
   const policies = new PolicyService(deps.prisma, deps.redis, deps.keys, app.log);
-  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, app.log);
+  const refusals = new RefusalCache(deps.subscriber ? (deps.soldOutCacheMs ?? 1000) : 0, deps.holderCacheMax ?? 200_000);
+  if (deps.subscriber) {
+    await onPolicyChanged(deps.subscriber, deps.keys, (policyId) => refusals.invalidate(policyId));
+    // Messages sent while the subscription was down are lost: forget everything on reconnect.
+    deps.subscriber.on("ready", () => refusals.clear());
+  }
+  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, app.log);
 
   await app.register(healthRoutes, {
     checks: { redis: () => deps.redis.ping(), postgres: () => deps.prisma.$queryRaw`SELECT 1` },

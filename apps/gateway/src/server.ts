@@ -12,6 +12,7 @@ async function main(): Promise<void> {
   const keys = new KeySpace(config.REDIS_PREFIX);
   const redis = withScripts(createRedisClient(config.REDIS_URL, { name: "gateway" }));
   const queueConnection = createRedisClient(config.REDIS_URL, { name: "gateway-queue" });
+  const subscriber = createRedisClient(config.REDIS_URL, { name: "gateway-events", forWorker: true });
   const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
   const queue = createIssueQueue(queueConnection, keys.queuePrefix());
   const batcher = new AdmissionBatcher(queue, config.ISSUE_BATCH_MAX);
@@ -24,6 +25,9 @@ async function main(): Promise<void> {
     keys,
     batcher,
     registry: createRegistry("gateway"),
+    subscriber,
+    soldOutCacheMs: config.SOLD_OUT_CACHE_MS,
+    holderCacheMax: config.HOLDER_CACHE_MAX,
   });
   await app.listen({ port: config.PORT, host: config.HOST });
 
@@ -42,7 +46,7 @@ async function main(): Promise<void> {
       await batcher.drain();
       await queue.close();
       await prisma.$disconnect();
-      await Promise.all([redis.quit(), queueConnection.quit()]);
+      await Promise.all([redis.quit(), queueConnection.quit(), subscriber.quit()]);
       app.log.info("stopped");
       process.exit(0);
     } catch (err) {

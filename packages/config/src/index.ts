@@ -35,6 +35,10 @@ const schema = z.object({
   /** an admission pending this long without being recorded is enqueued again by recovery */
   RECOVERY_GRACE_MS: positiveInt.default(30_000),
   RECOVERY_EVERY_MS: positiveInt.default(5_000),
+  /** how long a gateway answers SOLD_OUT from memory after Redis said so (0 turns the shortcut off) */
+  SOLD_OUT_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+  /** users known to hold a policy's coupon, answered ALREADY_ISSUED from memory */
+  HOLDER_CACHE_MAX: positiveInt.default(200_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   BODY_LIMIT_BYTES: positiveInt.default(16_384),
 });

@@ -4,3 +4,4 @@ export * from "./scripts.js";
 export * from "./admission.js";
 export * from "./pending.js";
 export * from "./policy-state.js";
+export * from "./policy-events.js";

@@ -46,6 +46,11 @@ export class KeySpace {
     return `${this.prefix}:policies`;
   }
 
+  /** pub/sub channel: a policy id whose refusals may no longer hold */
+  policyEvents(): string {
+    return `${this.prefix}:policy-changed`;
+  }
+
   /** BullMQ prefix: one hash tag for every queue key, as BullMQ's cluster guide asks */
   queuePrefix(): string {
     return `${this.prefix}:{q}`;

@@ -1,5 +1,6 @@
 // Admissions between the Lua decision and the worker's commit.
 import type { KeySpace } from "./keys.js";
+import { publishPolicyChanged } from "./policy-events.js";
 import type { RedisClient, ScriptedClient } from "./scripts.js";
 
 export interface PendingAdmission {
@@ -80,5 +81,8 @@ export async function releaseAdmission(
     a.userId,
     returnStock ? "1" : "0",
   );
-  return Number(r) === 1;
+  const released = Number(r) === 1;
+  // The user's place (and maybe a unit of stock) is free again: cached refusals may be wrong now.
+  if (released) await publishPolicyChanged(redis, keys, a.policyId);
+  return released;
 }

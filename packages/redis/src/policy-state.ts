@@ -2,6 +2,7 @@
 // rebuilt from PostgreSQL when Redis lost them.
 import type { IssueType, PolicyStatus } from "@coupon/domain";
 import type { KeySpace } from "./keys.js";
+import { publishPolicyChanged } from "./policy-events.js";
 import type { RedisClient, ScriptedClient } from "./scripts.js";
 
 export interface PolicyRules {
@@ -44,7 +45,10 @@ export async function syncPolicyRules(
 ): Promise<boolean> {
   const k = keys.policy(p.id);
   const written = Number(await redis.syncPolicy(k.meta, k.admitted, mode, ...ruleArgs(p))) === 1;
-  if (written) await indexPolicy(redis, keys, p);
+  if (written) {
+    await indexPolicy(redis, keys, p);
+    if (mode === "update") await publishPolicyChanged(redis, keys, p.id);
+  }
   return written;
 }
 
@@ -92,6 +96,7 @@ export async function rebuildPolicyState(
       ),
     ) === 1;
   await indexPolicy(redis, keys, p);
+  if (rebuilt) await publishPolicyChanged(redis, keys, p.id);
   return rebuilt;
 }
 

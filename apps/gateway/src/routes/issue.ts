@@ -15,18 +15,31 @@ export async function issueRoutes(
   const { issues, metrics } = opts;
   app.addHook("onRequest", app.authenticate);
 
+  // Label children bound once: prom-client then skips hashing the labels on every request.
+  const timers = { FCFS: metrics.admissionSeconds.labels("FCFS"), CODE: metrics.admissionSeconds.labels("CODE") };
+  const outcomes = new Map<string, ReturnType<typeof metrics.issueRequests.labels>>();
+  const count = (way: "FCFS" | "CODE", outcome: string) => {
+    const key = `${way}:${outcome}`;
+    let child = outcomes.get(key);
+    if (!child) {
+      child = metrics.issueRequests.labels(way, outcome);
+      outcomes.set(key, child);
+    }
+    child.inc();
+  };
+
   const answer = async (way: "FCFS" | "CODE", reply: FastifyReply, run: () => Promise<IssueOutcome>) => {
-    const end = metrics.admissionSeconds.startTimer({ way });
+    const end = timers[way].startTimer();
     let outcome: IssueOutcome;
     try {
       outcome = await run();
     } catch (err) {
-      metrics.issueRequests.inc({ way, outcome: err instanceof DomainError ? err.code : "ERROR" });
+      count(way, err instanceof DomainError ? err.code : "ERROR");
       end();
       throw err;
     }
     end();
-    metrics.issueRequests.inc({ way, outcome: outcome.ok ? "ADMITTED" : outcome.code });
+    count(way, outcome.ok ? "ADMITTED" : outcome.code);
     if (!outcome.ok) return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
     return reply.code(202).send({ requestId: outcome.requestId, status: "PENDING" });
   };

@@ -5,6 +5,7 @@ import type { AdmissionBatcher } from "@coupon/queue";
 import { admitRequest, policyIdForCode, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { FastifyBaseLogger } from "fastify";
 import type { PolicyService } from "./policy-service.js";
+import type { RefusalCache } from "./refusal-cache.js";
 
 export interface IssueAccepted {
   ok: true;
@@ -25,7 +26,13 @@ const REFUSAL_DETAIL: Partial<Record<ErrorCode, string>> = {
   SOLD_OUT: "No coupons are left",
   NOT_OPEN: "The policy is not issuing now",
   WRONG_ISSUE_TYPE: "This policy is not issued this way",
+  ALREADY_ISSUED: "This user already holds this policy's coupon",
 };
+
+function refused(code: ErrorCode, firstRequestId?: string): IssueRefused {
+  const detail = REFUSAL_DETAIL[code] ?? code;
+  return code === "ALREADY_ISSUED" ? { ok: false, code, detail, extra: { requestId: firstRequestId ?? null } } : { ok: false, code, detail };
+}
 
 export class IssueService {
   private readonly codeCache = new Map<string, string>();
@@ -35,10 +42,13 @@ export class IssueService {
     private readonly keys: KeySpace,
     private readonly batcher: AdmissionBatcher,
     private readonly policies: PolicyService,
+    private readonly refusals: RefusalCache,
     private readonly log: FastifyBaseLogger,
   ) {}
 
   async issue(policyId: string, userId: string, way: IssueWay, clientIp: string): Promise<IssueOutcome> {
+    const cached = this.refusals.lookup(way, policyId, userId);
+    if (cached) return refused(cached.code, cached.firstRequestId);
     const requestId = makeRequestId(policyId, randomRequestToken());
     const input = { policyId, userId, requestId, way, clientIp };
     let admission = await admitRequest(this.redis, this.keys, input);
@@ -52,14 +62,11 @@ export class IssueService {
     if (!admission.ok) {
       if (admission.code === "POLICY_UNKNOWN") throw new DomainError("UNAVAILABLE", "Policy state is being rebuilt");
       if (admission.code === "ALREADY_ISSUED") {
-        return {
-          ok: false,
-          code: "ALREADY_ISSUED",
-          detail: "This user already holds this policy's coupon",
-          extra: { requestId: admission.firstRequestId ?? null },
-        };
+        if (admission.firstRequestId) this.refusals.noteHolder(way, policyId, userId, admission.firstRequestId);
+        return refused("ALREADY_ISSUED", admission.firstRequestId);
       }
-      return { ok: false, code: admission.code, detail: REFUSAL_DETAIL[admission.code] ?? admission.code };
+      if (admission.code === "SOLD_OUT") this.refusals.noteSoldOut(way, policyId);
+      return refused(admission.code);
     }
     try {
       await this.batcher.add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp });
