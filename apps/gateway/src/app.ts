@@ -8,6 +8,7 @@ import type { Registry } from "prom-client";
 import authPlugin from "./plugins/auth.js";
 import docsPlugin from "./plugins/docs.js";
 import errorsPlugin from "./plugins/errors.js";
+import { lazyChildLogger } from "./plugins/lazy-logger.js";
 import { problem, sendProblem } from "./problem.js";
 import { adminPolicyRoutes } from "./routes/admin-policies.js";
 import { healthRoutes } from "./routes/health.js";
@@ -36,6 +37,7 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions("gateway", deps.logLevel),
+    childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     bodyLimit: deps.bodyLimit,
     trustProxy: deps.trustProxy ?? false,
     // One log line per request would cost more than the request itself under a stampede.

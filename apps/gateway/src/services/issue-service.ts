@@ -68,12 +68,11 @@ export class IssueService {
       if (admission.code === "SOLD_OUT") this.refusals.noteSoldOut(way, policyId);
       return refused(admission.code);
     }
-    try {
-      await this.batcher.add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp });
-    } catch (err) {
-      // The admission is recorded in Redis; recovery enqueues it. The user did win.
-      this.log.error({ err, requestId }, "enqueue failed; recovery will pick the admission up");
-    }
+    // Not awaited: the admission is already durable in Redis (pending), so the answer need not
+    // wait for the enqueue round trip; should the enqueue fail, recovery enqueues it later.
+    this.batcher
+      .add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp })
+      .catch((err: unknown) => this.log.error({ err, requestId }, "enqueue failed; recovery will pick the admission up"));
     return { ok: true, requestId };
   }
 
