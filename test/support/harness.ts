@@ -1,13 +1,12 @@
 // An in-process gateway on the real Redis and PostgreSQL, driven through inject(), plus direct
-// handles on both stores for assertions.
-import { createPrismaClient, type PrismaClient } from "@coupon/db/client";
-import { AdmissionBatcher, createIssueQueue } from "@coupon/queue";
-import { KeySpace, createRedisClient, withScripts, type ScriptedClient } from "@coupon/redis";
-import { createRegistry } from "@coupon/telemetry";
+// handles on both stores for assertions. Wired exactly as the server process wires it.
+import { loadConfig } from "@coupon/config";
+import type { PrismaClient } from "@coupon/db/client";
+import { createRedisClient, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { FastifyInstance } from "fastify";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { buildApp } from "../../apps/gateway/src/app.js";
+import { createGateway } from "../../apps/gateway/src/gateway.js";
 import { adminToken, bearer } from "./tokens.js";
 import { testEnv, type TestEnv } from "./env.js";
 
@@ -22,52 +21,27 @@ export interface Harness {
 }
 
 export async function startHarness(overrides: Record<string, string> = {}): Promise<Harness> {
-  const env = testEnv(overrides);
-  const keys = new KeySpace(env.REDIS_PREFIX);
-  const redis = withScripts(createRedisClient(env.REDIS_URL));
-  const queueConnection: Redis = createRedisClient(env.REDIS_URL);
-  const subscriber: Redis = createRedisClient(env.REDIS_URL, { forWorker: true });
-  const prisma = createPrismaClient(env.DATABASE_URL, { poolSize: 5 });
-  const queue = createIssueQueue(queueConnection, keys.queuePrefix());
-  const batcher = new AdmissionBatcher(queue, Number(overrides.ISSUE_BATCH_MAX ?? 500));
-  const app = await buildApp({
-    jwtSecret: env.JWT_SECRET,
-    bodyLimit: 16_384,
-    logLevel: env.LOG_LEVEL,
-    prisma,
-    redis,
-    keys,
-    batcher,
-    registry: createRegistry("gateway"),
-    subscriber,
-    soldOutCacheMs: Number(overrides.SOLD_OUT_CACHE_MS ?? 1000),
-  });
-  await app.ready();
+  const env = testEnv({ DB_POOL_SIZE: "5", ...overrides });
+  const gateway = await createGateway(loadConfig(env));
+  await gateway.app.ready();
   return {
+    ...gateway,
     env,
-    app,
-    prisma,
-    redis,
-    keys,
-    queue,
     close: async () => {
-      await app.close();
-      await batcher.drain();
-      await queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
-      await deleteKeys(redis, `${env.REDIS_PREFIX}:*`);
-      await prisma.$disconnect();
-      await Promise.all([redis.quit(), queueConnection.quit(), subscriber.quit()]);
+      await gateway.close();
+      const cleaner = createRedisClient(env.REDIS_URL);
+      await deleteKeys(cleaner, `${env.REDIS_PREFIX}:*`);
+      await cleaner.quit();
     },
   };
 }
 
-export async function deleteKeys(redis: ScriptedClient, pattern: string): Promise<void> {
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
   let cursor = "0";
   do {
-    const [next, keys] = await (redis as Redis).scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
     cursor = next;
-    if (keys.length) await (redis as Redis).del(...keys);
+    if (keys.length) await redis.del(...keys);
   } while (cursor !== "0");
 }
 

@@ -1,34 +1,12 @@
 // The gateway process. SIGTERM: stop accepting connections, answer the requests in flight,
 // push buffered admissions to the queue, close connections.
 import { ConfigError, loadConfig } from "@coupon/config";
-import { createPrismaClient } from "@coupon/db/client";
-import { AdmissionBatcher, createIssueQueue } from "@coupon/queue";
-import { KeySpace, createRedisClient, withScripts } from "@coupon/redis";
-import { createRegistry } from "@coupon/telemetry";
-import { buildApp } from "./app.js";
+import { createGateway } from "./gateway.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const keys = new KeySpace(config.REDIS_PREFIX);
-  const redis = withScripts(createRedisClient(config.REDIS_URL, { name: "gateway" }));
-  const queueConnection = createRedisClient(config.REDIS_URL, { name: "gateway-queue" });
-  const subscriber = createRedisClient(config.REDIS_URL, { name: "gateway-events", forWorker: true });
-  const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
-  const queue = createIssueQueue(queueConnection, keys.queuePrefix());
-  const batcher = new AdmissionBatcher(queue, config.ISSUE_BATCH_MAX);
-  const app = await buildApp({
-    jwtSecret: config.JWT_SECRET,
-    bodyLimit: config.BODY_LIMIT_BYTES,
-    logLevel: config.LOG_LEVEL,
-    prisma,
-    redis,
-    keys,
-    batcher,
-    registry: createRegistry("gateway"),
-    subscriber,
-    soldOutCacheMs: config.SOLD_OUT_CACHE_MS,
-    holderCacheMax: config.HOLDER_CACHE_MAX,
-  });
+  const gateway = await createGateway(config);
+  const { app } = gateway;
   await app.listen({ port: config.PORT, host: config.HOST });
 
   let stopping = false;
@@ -42,11 +20,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     try {
-      await app.close();
-      await batcher.drain();
-      await queue.close();
-      await prisma.$disconnect();
-      await Promise.all([redis.quit(), queueConnection.quit(), subscriber.quit()]);
+      await gateway.close();
       app.log.info("stopped");
       process.exit(0);
     } catch (err) {

@@ -9,6 +9,18 @@ export const FAILURE_REASONS = [
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
+/** One admitted request, as the admission script recorded it and the worker persists it. */
+export interface AdmissionRecord {
+  requestId: string;
+  policyId: string;
+  userId: string;
+  /** the user's n-th coupon of the policy (1-based) */
+  slot: number;
+  /** epoch ms, Redis clock */
+  admittedAt: number;
+  clientIp: string;
+}
+
 const REQUEST_ID = /^([1-9][0-9]{0,18})-([0-9a-z]{20,32})$/;
 
 /**

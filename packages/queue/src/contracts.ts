@@ -1,23 +1,13 @@
 // What travels through the queues. The gateway and recovery produce these; the worker parses
 // them before it trusts them.
-import { isId } from "@coupon/domain";
+import { isId, type AdmissionRecord } from "@coupon/domain";
+
+export type { AdmissionRecord };
 
 export const ISSUE_QUEUE = "issue";
 export const PERSIST_JOB = "persist";
 export const RECOVER_JOB = "recover-admissions";
 export const MAINTENANCE_QUEUE = "maintenance";
-
-/** One admitted request, as the admission script recorded it. */
-export interface AdmissionRecord {
-  requestId: string;
-  policyId: string;
-  userId: string;
-  /** the user's n-th coupon of the policy (1-based) */
-  slot: number;
-  /** epoch ms, Redis clock */
-  admittedAt: number;
-  clientIp: string;
-}
 
 export interface PersistJobData {
   admissions: AdmissionRecord[];

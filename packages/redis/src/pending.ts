@@ -1,16 +1,11 @@
 // Admissions between the Lua decision and the worker's commit.
+import type { AdmissionRecord } from "@coupon/domain";
 import type { KeySpace } from "./keys.js";
 import { publishPolicyChanged } from "./policy-events.js";
 import type { RedisClient, ScriptedClient } from "./scripts.js";
 
-export interface PendingAdmission {
-  requestId: string;
-  policyId: string;
-  userId: string;
-  slot: number;
-  admittedAt: number;
-  clientIp: string;
-}
+/** An admission Redis holds as pending (see admitRequest-6.lua for its encoding). */
+export type PendingAdmission = AdmissionRecord;
 
 export function encodePending(a: Omit<PendingAdmission, "requestId" | "policyId">): string {
   return `${a.userId}|${a.slot}|${a.admittedAt}|${a.clientIp}`;

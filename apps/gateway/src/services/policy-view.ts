@@ -1,24 +1,9 @@
 // How a policy and a coupon look in JSON: ids as strings, discount as one object.
+import type { CouponIssue, CouponPolicy } from "@coupon/db";
 import { formatCouponNumber } from "@coupon/domain";
 
-export interface PolicyRecord {
-  id: bigint;
-  name: string;
-  issueType: string;
-  code: string | null;
-  totalQuantity: number | null;
-  perUserLimit: number;
-  validDays: number | null;
-  validUntil: Date | null;
-  issueStartAt: Date;
-  issueEndAt: Date;
-  status: string;
-  discountType: string;
-  discountValue: number;
-  issuedCount: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
+/** A policy row as Prisma reads it. */
+export type PolicyRecord = CouponPolicy;
 
 export function policyView(p: PolicyRecord, admitted: number | null) {
   const taken = Math.max(p.issuedCount, admitted ?? 0);
@@ -42,17 +27,10 @@ export function policyView(p: PolicyRecord, admitted: number | null) {
   };
 }
 
-export interface CouponRecord {
-  policyId: bigint;
-  couponNumber: string;
-  status: string;
-  issuedAt: Date;
-  expiresAt: Date;
-  reservedAt: Date | null;
-  usedAt: Date | null;
-  orderId: string | null;
-  reservationId: string | null;
-}
+export type CouponRecord = Pick<
+  CouponIssue,
+  "policyId" | "couponNumber" | "status" | "issuedAt" | "expiresAt" | "reservedAt" | "usedAt" | "orderId" | "reservationId"
+>;
 
 export function couponView(c: CouponRecord) {
   return {

@@ -1,0 +1,57 @@
+// Connects a gateway to its stores from a validated configuration and builds the app. The
+// server process and the tests both start a gateway this way; close() undoes all of it.
+import type { Config } from "@coupon/config";
+import { createPrismaClient, type PrismaClient } from "@coupon/db/client";
+import { AdmissionBatcher, createIssueQueue, type PersistJobData } from "@coupon/queue";
+import { KeySpace, createRedisClient, withScripts, type ScriptedClient } from "@coupon/redis";
+import { createRegistry } from "@coupon/telemetry";
+import type { Queue } from "bullmq";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "./app.js";
+
+export interface Gateway {
+  app: FastifyInstance;
+  prisma: PrismaClient;
+  redis: ScriptedClient;
+  keys: KeySpace;
+  queue: Queue<PersistJobData>;
+  /** stop taking requests, answer those in flight, enqueue what is buffered, disconnect */
+  close: () => Promise<void>;
+}
+
+export async function createGateway(config: Config): Promise<Gateway> {
+  const keys = new KeySpace(config.REDIS_PREFIX);
+  const redis = withScripts(createRedisClient(config.REDIS_URL, { name: "gateway" }));
+  const queueConnection = createRedisClient(config.REDIS_URL, { name: "gateway-queue" });
+  const subscriber = createRedisClient(config.REDIS_URL, { name: "gateway-events", forWorker: true });
+  const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
+  const queue = createIssueQueue(queueConnection, keys.queuePrefix());
+  const batcher = new AdmissionBatcher(queue, config.ISSUE_BATCH_MAX);
+  const app = await buildApp({
+    jwtSecret: config.JWT_SECRET,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    logLevel: config.LOG_LEVEL,
+    prisma,
+    redis,
+    keys,
+    batcher,
+    registry: createRegistry("gateway"),
+    subscriber,
+    soldOutCacheMs: config.SOLD_OUT_CACHE_MS,
+    holderCacheMax: config.HOLDER_CACHE_MAX,
+  });
+  return {
+    app,
+    prisma,
+    redis,
+    keys,
+    queue,
+    close: async () => {
+      await app.close();
+      await batcher.drain();
+      await queue.close();
+      await prisma.$disconnect();
+      await Promise.all([redis.quit(), queueConnection.quit(), subscriber.quit()]);
+    },
+  };
+}
