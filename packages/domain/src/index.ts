@@ -4,3 +4,4 @@ export * from "./coupon-number.js";
 export * from "./coupon-status.js";
 export * from "./policy.js";
 export * from "./issue-request.js";
+export * from "./events.js";

@@ -5,3 +5,4 @@ export * from "./admission.js";
 export * from "./pending.js";
 export * from "./policy-state.js";
 export * from "./policy-events.js";
+export * from "./coupon-cache.js";

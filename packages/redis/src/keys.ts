@@ -36,6 +36,15 @@ export class KeySpace {
     };
   }
 
+  /** keys of one user, under the hash tag {u:<id>} */
+  user(userId: string): { couponsVersion: string; couponsPage: (version: string, query: string) => string } {
+    const base = `${this.prefix}:{u:${userId}}`;
+    return {
+      couponsVersion: `${base}:coupons-version`,
+      couponsPage: (version, query) => `${base}:coupons:${version}:${query}`,
+    };
+  }
+
   /** hash codeKey -> policyId, for CODE claims */
   codes(): string {
     return `${this.prefix}:codes`;

@@ -211,8 +211,9 @@ function insertCouponsCte(policyId: string, rows: AdmissionRecord[], now: Date, 
       INSERT INTO outbox_events (event_type, aggregate_id, payload, created_at)
       SELECT 'CouponIssued', id, jsonb_build_object(
                'type', 'CouponIssued', 'couponId', id::text, 'couponNumber', coupon_number,
-               'policyId', ${policyId}::text, 'userId', user_id::text, 'requestId', request_id,
-               'issuedAt', ${now.toISOString()}::text, 'expiresAt', ${expiresAt.toISOString()}::text),
+               'policyId', ${policyId}::text, 'userId', user_id::text, 'status', 'ISSUED',
+               'occurredAt', ${now.toISOString()}::text, 'requestId', request_id,
+               'expiresAt', ${expiresAt.toISOString()}::text),
              ${now}
       FROM joined
     )`;

@@ -4,7 +4,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { PrismaClient } from "@coupon/db/client";
 import { parsePersistJob, type AdmissionRecord } from "@coupon/queue";
-import { completeAdmissions, releaseAdmission, type KeySpace, type ScriptedClient } from "@coupon/redis";
+import { completeAdmissions, invalidateCouponCache, releaseAdmission, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { Logger, WorkerMetrics } from "@coupon/telemetry";
 import { persistAdmissions, type Outcome } from "../persistence/issue-coupons.js";
 import { ValidityCache } from "../persistence/validity-cache.js";
@@ -57,8 +57,10 @@ export function persistAdmissionsProcessor(deps: PersistDeps) {
 }
 
 async function settleInRedis(deps: PersistDeps, policyId: string, outcomes: Outcome[]): Promise<void> {
-  const recorded = outcomes.filter((o) => o.status === "ISSUED").map((o) => o.requestId);
-  await completeAdmissions(deps.redis, deps.keys, policyId, recorded);
+  const issued = outcomes.filter((o) => o.status === "ISSUED");
+  // Their coupon lists changed: cached pages must not be served again.
+  await invalidateCouponCache(deps.redis, deps.keys, issued.map((o) => o.userId));
+  await completeAdmissions(deps.redis, deps.keys, policyId, issued.map((o) => o.requestId));
   for (const o of outcomes) {
     if (o.status !== "FAILED") continue;
     // Sold out in PostgreSQL means there is no stock to give back; any other failure frees its unit.
