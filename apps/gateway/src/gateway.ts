@@ -26,7 +26,7 @@ export async function createGateway(config: Config): Promise<Gateway> {
   const subscriber = createRedisClient(config.REDIS_URL, { name: "gateway-events", forWorker: true });
   const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
   const queue = createIssueQueue(queueConnection, keys.queuePrefix());
-  const batcher = new AdmissionBatcher(queue, config.ISSUE_BATCH_MAX);
+  const batcher = new AdmissionBatcher(queue, config.ISSUE_BATCH_MAX, config.ISSUE_BATCH_WINDOW_MS);
   const app = await buildApp({
     jwtSecret: config.JWT_SECRET,
     bodyLimit: config.BODY_LIMIT_BYTES,

@@ -27,6 +27,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** most admissions one persistence job carries */
   ISSUE_BATCH_MAX: positiveInt.max(5000).default(500),
+  /** how long a gateway gathers admissions into one job (0 = one event-loop turn) */
+  ISSUE_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(10),
   /** persistence jobs one worker runs at once */
   WORKER_CONCURRENCY: positiveInt.max(256).default(8),
   /** how long a worker's lock on a job lasts; a job whose worker died is retried after it lapses */

@@ -15,9 +15,11 @@ export function createIssueQueue(connection: Redis | Cluster, prefix: string): Q
 }
 
 /**
- * Collects admissions made in the same turn of the event loop into one persistence job, so that
- * a burst costs one enqueue per few hundred winners instead of one per winner. `add` resolves
- * once the admission's job is in Redis.
+ * Collects the admissions of a short window (or of one event-loop turn when windowMs is 0) into
+ * one persistence job, so that a burst costs one enqueue per few hundred winners instead of one
+ * per winner, and the worker writes big batches. `add` resolves once the admission's job is in
+ * Redis. Admissions are durable in Redis before they get here, so the window delays persistence,
+ * never the answer, and a gateway that dies with a full buffer loses nobody (recovery).
  */
 export class AdmissionBatcher {
   private buffer: AdmissionRecord[] = [];
@@ -28,6 +30,7 @@ export class AdmissionBatcher {
   constructor(
     private readonly queue: Queue<PersistJobData>,
     private readonly maxBatch: number,
+    private readonly windowMs = 0,
   ) {}
 
   add(admission: AdmissionRecord): Promise<void> {
@@ -37,7 +40,8 @@ export class AdmissionBatcher {
       if (this.buffer.length >= this.maxBatch) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        if (this.windowMs > 0) setTimeout(() => this.flush(), this.windowMs);
+        else setImmediate(() => this.flush());
       }
     });
   }

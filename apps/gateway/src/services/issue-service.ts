@@ -1,6 +1,6 @@
 // The hot path: one Lua call decides, one (batched) enqueue hands the winner to the worker.
 // PostgreSQL is touched only when Redis does not know the policy at all.
-import { DomainError, makeRequestId, randomRequestToken, type ErrorCode } from "@coupon/domain";
+import { DomainError, codeKey, makeRequestId, randomRequestToken, type ErrorCode } from "@coupon/domain";
 import type { AdmissionBatcher } from "@coupon/queue";
 import { admitRequest, policyIdForCode, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { FastifyBaseLogger } from "fastify";
@@ -77,7 +77,7 @@ export class IssueService {
   }
 
   async claim(code: string, userId: string, clientIp: string): Promise<IssueOutcome> {
-    const policyId = await this.policyForCode(code.trim().toLowerCase());
+    const policyId = await this.policyForCode(codeKey(code));
     if (!policyId) return { ok: false, code: "CODE_NOT_FOUND", detail: "No policy has this code" };
     return this.issue(policyId, userId, "CODE", clientIp);
   }
