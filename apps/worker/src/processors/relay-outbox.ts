@@ -44,43 +44,51 @@ interface OutboxRow {
 /** One relay round. Throws (and rolls back, leaving the rows to a later round) if Redis or PostgreSQL fails. */
 export async function relayOutboxRound(deps: RelayDeps): Promise<RoundResult> {
   const result = await deps.prisma.$transaction(
-    async (tx): Promise<RoundResult & { lag: number | null }> => {
+    async (tx): Promise<RoundResult & { lag: number }> => {
       const [lock] = await tx.$queryRaw<{ locked: boolean }[]>`
         SELECT pg_try_advisory_xact_lock(${OUTBOX_RELAY_LOCK}::bigint) AS locked`;
-      if (!lock?.locked) return { kind: "skipped", lag: null };
+      if (!lock?.locked) return { kind: "skipped", lag: await oldestAge(tx) };
 
       // ids and payload as text: no bigint or JSON round trip; the payload is published as stored.
+      // ORDER BY names the column, not the text alias: "10" sorts before "9".
       const rows = await tx.$queryRaw<OutboxRow[]>`
-        SELECT id::text AS id, event_type, aggregate_id::text AS aggregate_id, payload::text AS payload
-        FROM outbox_events WHERE published_at IS NULL
-        ORDER BY id LIMIT ${deps.batch}::int`;
+        SELECT o.id::text AS id, o.event_type, o.aggregate_id::text AS aggregate_id, o.payload::text AS payload
+        FROM outbox_events o WHERE o.published_at IS NULL
+        ORDER BY o.id LIMIT ${deps.batch}::int`;
       if (rows.length > 0) {
         await publish(deps, rows);
         await tx.$executeRaw`
           UPDATE outbox_events SET published_at = now()
           WHERE id = ANY(${rows.map((r) => r.id)}::bigint[])`;
       }
-      // Read after the UPDATE: this transaction already sees its own batch as published.
-      const [oldest] = await tx.$queryRaw<{ lag: number }[]>`
-        SELECT GREATEST(0, extract(epoch FROM clock_timestamp() - created_at))::float8 AS lag
-        FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT 1`;
       return {
         kind: "published",
         count: rows.length,
         lastId: rows.at(-1)?.id ?? null,
         full: rows.length === deps.batch,
-        lag: oldest?.lag ?? 0,
+        // Read after the UPDATE: this transaction already sees its own batch as published.
+        lag: await oldestAge(tx),
       };
     },
     // A large batch on a slow Redis may take a while; a transaction that times out rolls back.
     { maxWait: 10_000, timeout: 60_000 },
   );
-  if (result.kind === "skipped") return result;
+  // Every worker keeps the gauge current, the ones skipping the round too.
+  deps.metrics.outboxLagSeconds.set(result.lag);
+  if (result.kind === "skipped") return { kind: "skipped" };
   // Counted only once committed: a rolled-back round published nothing that stays marked.
   deps.metrics.outboxPublished.inc(result.count);
-  if (result.lag !== null) deps.metrics.outboxLagSeconds.set(result.lag);
-  const { lag: _lag, ...round } = result;
-  return round;
+  return { kind: "published", count: result.count, lastId: result.lastId, full: result.full };
+}
+
+type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
+
+/** Seconds since the oldest unpublished event was written; 0 when none waits. Uses the partial index. */
+async function oldestAge(tx: Tx): Promise<number> {
+  const [oldest] = await tx.$queryRaw<{ lag: number }[]>`
+    SELECT GREATEST(0, extract(epoch FROM clock_timestamp() - created_at))::float8 AS lag
+    FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT 1`;
+  return oldest?.lag ?? 0;
 }
 
 async function publish(deps: RelayDeps, rows: OutboxRow[]): Promise<void> {
