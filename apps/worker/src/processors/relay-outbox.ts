@@ -8,7 +8,8 @@
 // unpublished, and the next round publishes them again (consumers dedupe by the event id).
 // In order per coupon: the lock makes one relay publish at a time, each round in id order, and a
 // coupon's later event is written by a transaction that waited for the earlier one's row lock,
-// so it has a higher id and is committed (visible here) only after the earlier one.
+// so it has a higher id and is committed (visible here) only after the earlier one. (Writers keep
+// that true: a transaction writing an event for an existing coupon updates its row first.)
 // Never a rolled-back change: only committed rows are visible to the SELECT.
 import type { PrismaClient } from "@coupon/db/client";
 import type { KeySpace, RedisClient } from "@coupon/redis";
