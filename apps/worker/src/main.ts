@@ -1,5 +1,6 @@
-// The worker process: persists admissions, recovers the ones that never reached the queue, serves
-// metrics. SIGTERM stops taking jobs, lets running ones finish, then closes every connection.
+// The worker process: persists admissions, recovers the ones that never reached the queue, relays
+// the outbox to the event stream, serves metrics. SIGTERM stops taking jobs and relaying, lets the
+// running jobs and the relay batch in flight finish, then closes every connection.
 import { Queue, Worker } from "bullmq";
 import { ConfigError, loadConfig } from "@coupon/config";
 import { createPrismaClient } from "@coupon/db/client";
@@ -8,6 +9,7 @@ import { KeySpace, createRedisClient, withScripts } from "@coupon/redis";
 import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
 import { persistAdmissionsProcessor } from "./processors/persist-admissions.js";
 import { recoverAdmissions } from "./processors/recover-admissions.js";
+import { startOutboxRelay } from "./processors/relay-outbox.js";
 import { startMetricsServer } from "./metrics-server.js";
 
 async function main(): Promise<void> {
@@ -68,6 +70,18 @@ async function main(): Promise<void> {
   // A job scheduler runs one job per tick however many workers upsert it.
   await maintenanceQueue.upsertJobScheduler(RECOVER_JOB, { every: config.RECOVERY_EVERY_MS }, { name: RECOVER_JOB });
 
+  // Every worker runs a relay; an advisory lock lets one of them publish at a time.
+  const relay = startOutboxRelay({
+    prisma,
+    redis,
+    keys,
+    metrics,
+    log,
+    batch: config.OUTBOX_BATCH,
+    maxLen: config.OUTBOX_STREAM_MAXLEN,
+    pollMs: config.OUTBOX_POLL_MS,
+  });
+
   const server = await startMetricsServer(registry, config.WORKER_METRICS_PORT, async () => {
     await Promise.all([redis.ping(), prisma.$queryRaw`SELECT 1`]);
     return issueWorker.isRunning();
@@ -85,7 +99,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     try {
-      await Promise.all([issueWorker.close(), maintenanceWorker.close()]);
+      await Promise.all([issueWorker.close(), maintenanceWorker.close(), relay.stop()]);
       await Promise.all([issueQueue.close(), maintenanceQueue.close()]);
       server.close();
       await prisma.$disconnect();

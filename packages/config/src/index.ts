@@ -41,6 +41,12 @@ const schema = z.object({
   SOLD_OUT_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** users known to hold a policy's coupon, answered ALREADY_ISSUED from memory */
   HOLDER_CACHE_MAX: positiveInt.default(200_000),
+  /** most outbox events the relay publishes per transaction */
+  OUTBOX_BATCH: positiveInt.max(10_000).default(1_000),
+  /** the event stream is trimmed to about this many entries (XADD MAXLEN ~) */
+  OUTBOX_STREAM_MAXLEN: positiveInt.default(1_000_000),
+  /** how long the relay waits after a round that did not fill a batch */
+  OUTBOX_POLL_MS: positiveInt.max(60_000).default(200),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   BODY_LIMIT_BYTES: positiveInt.default(16_384),
 });

@@ -60,6 +60,11 @@ export class KeySpace {
     return `${this.prefix}:policy-changed`;
   }
 
+  /** stream of coupon events relayed from the outbox (fields id, type, couponId, payload): see docs/events.md */
+  events(): string {
+    return `${this.prefix}:events`;
+  }
+
   /** BullMQ prefix: one hash tag for every queue key, as BullMQ's cluster guide asks */
   queuePrefix(): string {
     return `${this.prefix}:{q}`;

@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client). Base units (seconds), `coupon_` prefix, and no user or coupon
 // ids in labels: their number would be unbounded.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** millisecond-scale buckets, in seconds */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -67,6 +67,21 @@ export function workerMetrics(registry: Registry) {
     recovered: new Counter({
       name: "coupon_admissions_recovered_total",
       help: "Admissions that never reached the queue and were enqueued again by recovery",
+      registers: [registry],
+    }),
+    outboxPublished: new Counter({
+      name: "coupon_outbox_published_total",
+      help: "Outbox events published to the event stream and marked published (a batch republished after a crash counts again)",
+      registers: [registry],
+    }),
+    outboxLagSeconds: new Gauge({
+      name: "coupon_outbox_lag_seconds",
+      help: "Age of the oldest unpublished outbox event (0 when none), as of this relay's last round",
+      registers: [registry],
+    }),
+    outboxRelayErrors: new Counter({
+      name: "coupon_outbox_relay_errors_total",
+      help: "Relay rounds that failed and were rolled back (their events are published again later)",
       registers: [registry],
     }),
   };
