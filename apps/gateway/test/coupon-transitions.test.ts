@@ -279,6 +279,8 @@ describe("a coupon issued through the real path", () => {
     worker = await startWorker(h.env);
     const p = await createPolicy(h.app, { totalQuantity: 3 });
     const userId = freshUserId();
+    // An empty list cached before the coupon exists: the worker's bump must retire it.
+    expect((await myCoupons(h.app, userId)).json()).toEqual([]);
     const issued = await h.app.inject({ method: "POST", url: `/policies/${p.id}/issue`, headers: bearer(userToken(userId)) });
     expect(issued.statusCode).toBe(202);
     const done = await waitFor("the coupon", async () => {
