@@ -3,7 +3,7 @@
 import { randomInt } from "node:crypto";
 import type { PrismaClient } from "@coupon/db/client";
 import { formatCouponNumber, generateCouponNumber } from "@coupon/domain";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { createPolicy } from "./harness.js";
 import { adminToken, bearer, userToken } from "./tokens.js";
 
@@ -52,11 +52,13 @@ export async function trail(prisma: PrismaClient, couponId: bigint) {
   return { audit, events };
 }
 
-export const act = (app: FastifyInstance, userId: string, number: string, action: "reserve" | "use" | "release", payload: object) =>
+type Answer = Promise<LightMyRequestResponse>;
+
+export const act = (app: FastifyInstance, userId: string, number: string, action: "reserve" | "use" | "release", payload: object): Answer =>
   app.inject({ method: "POST", url: `/me/coupons/${number}/${action}`, headers: bearer(userToken(userId)), payload });
 
-export const cancel = (app: FastifyInstance, number: string, reason = "customer complaint", token = adminToken()) =>
+export const cancel = (app: FastifyInstance, number: string, reason = "customer complaint", token = adminToken()): Answer =>
   app.inject({ method: "POST", url: `/admin/coupons/${number}/cancel`, headers: bearer(token), payload: { reason } });
 
-export const myCoupons = (app: FastifyInstance, userId: string, query = "") =>
+export const myCoupons = (app: FastifyInstance, userId: string, query = ""): Answer =>
   app.inject({ url: `/me/coupons${query}`, headers: bearer(userToken(userId)) });
