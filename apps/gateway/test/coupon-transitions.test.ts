@@ -269,6 +269,20 @@ describe("bad input: 400 before any lookup, 401/403 for the wrong caller", () =>
   });
 });
 
+describe("documentation", () => {
+  it("publishes the four moves in the OpenAPI document", async () => {
+    const doc = (await h.app.inject({ url: "/docs/json" })).json();
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/me/coupons/{couponNumber}/reserve",
+        "/me/coupons/{couponNumber}/use",
+        "/me/coupons/{couponNumber}/release",
+        "/admin/coupons/{couponNumber}/cancel",
+      ]),
+    );
+  });
+});
+
 describe("a coupon issued through the real path", () => {
   let worker: Proc | undefined;
   afterAll(async () => {
