@@ -10,10 +10,13 @@ import docsPlugin from "./plugins/docs.js";
 import errorsPlugin from "./plugins/errors.js";
 import { lazyChildLogger } from "./plugins/lazy-logger.js";
 import { problem, sendProblem } from "./problem.js";
+import { adminCouponRoutes } from "./routes/admin-coupons.js";
 import { adminPolicyRoutes } from "./routes/admin-policies.js";
+import { couponTransitionRoutes } from "./routes/coupon-transitions.js";
 import { healthRoutes } from "./routes/health.js";
 import { issueRoutes } from "./routes/issue.js";
 import { userReadRoutes } from "./routes/user-reads.js";
+import { CouponService } from "./services/coupon-service.js";
 import { IssueService } from "./services/issue-service.js";
 import { PolicyService } from "./services/policy-service.js";
 import { RefusalCache } from "./services/refusal-cache.js";
@@ -79,5 +82,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminPolicyRoutes, { policies });
   await app.register(issueRoutes, { issues, metrics });
   await app.register(userReadRoutes, { prisma: deps.prisma, redis: deps.redis, keys: deps.keys });
+  const coupons = new CouponService(deps.prisma, deps.redis, deps.keys);
+  await app.register(couponTransitionRoutes, { coupons });
+  await app.register(adminCouponRoutes, { coupons });
   return app;
 }

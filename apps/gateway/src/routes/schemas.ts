@@ -57,3 +57,19 @@ export const bearer = [{ bearerAuth: [] }];
 
 export const problems = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, { $ref: "problem#" }]));
+
+/** A coupon number in a path: printed (XXXXXX-XXXXXX-XXXXXX, any case) or compact. The route
+ * checks its form and check character itself, to answer INVALID_COUPON_NUMBER, not VALIDATION. */
+export const couponNumberParams = {
+  type: "object",
+  additionalProperties: false,
+  required: ["couponNumber"],
+  properties: { couponNumber: { type: "string", description: "XXXXXX-XXXXXX-XXXXXX or the 18 symbols without dashes" } },
+} as const;
+
+/** What crypto.randomUUID() returns at reserve. */
+export const reservationIdSchema = {
+  type: "string",
+  pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+  description: "the reservationId the reserve answered",
+} as const;

@@ -1,7 +1,7 @@
 // What a user reads back: the fate of an issue request, and their coupons.
 import { COUPON_STATUSES, DomainError, policyIdOfRequest, type CouponStatus } from "@coupon/domain";
 import type { PrismaClient } from "@coupon/db/client";
-import { getPending, type KeySpace, type RedisClient } from "@coupon/redis";
+import { getPending, readCouponCache, writeCouponCache, type KeySpace, type RedisClient } from "@coupon/redis";
 import type { FastifyInstance } from "fastify";
 import { identityOf } from "../plugins/auth.js";
 import { couponView } from "../services/policy-view.js";
@@ -68,7 +68,7 @@ export async function userReadRoutes(app: FastifyInstance, deps: Deps): Promise<
     {
       schema: {
         tags: ["coupons"],
-        summary: "The caller's coupons, newest first (paged)",
+        summary: "The caller's coupons, newest first (paged); served from a per-user cache every change invalidates",
         security: bearer,
         querystring: {
           ...pageQuery,
@@ -80,17 +80,53 @@ export async function userReadRoutes(app: FastifyInstance, deps: Deps): Promise<
     async (request, reply) => {
       const { userId } = identityOf(request);
       const page = readPage(request.query);
+      const status = request.query.status ?? null;
+      // Keyed by the query as read, so `?limit=100` and no limit share one entry.
+      const query = `${status ?? "all"}:${page.limit}:${page.after ?? ""}`;
+      const cached = await readCouponCache(deps.redis, deps.keys, userId, query);
+      const hit = cached.hit === null ? null : parseCachedPage(cached.hit);
+      if (hit !== null) {
+        if (hit.link !== null) reply.header("link", hit.link);
+        return reply.type(JSON_TYPE).send(hit.body);
+      }
       const rows = await deps.prisma.couponIssue.findMany({
         where: {
           userId: BigInt(userId),
-          ...(request.query.status ? { status: request.query.status } : {}),
+          ...(status ? { status } : {}),
           ...(page.after !== null ? { id: { lt: page.after } } : {}),
         },
         orderBy: { id: "desc" },
         take: page.limit,
       });
       linkNext(request, reply, page, rows.length, rows.at(-1)?.id);
-      return rows.map(couponView);
+      const link = reply.getHeader("link");
+      // Serialized by the route's own response schema, exactly as an uncached answer would be.
+      const body = reply.serialize(rows.map(couponView));
+      const entry: CachedPage = {
+        body: typeof body === "string" ? body : Buffer.from(body as ArrayBuffer).toString(),
+        link: typeof link === "string" ? link : null,
+      };
+      // Stored under the version read BEFORE the query: a change committed meanwhile has bumped
+      // the version, so this entry is never read again and cannot hide that change.
+      await writeCouponCache(deps.redis, deps.keys, userId, query, cached.version, JSON.stringify(entry));
+      return reply.type(JSON_TYPE).send(entry.body);
     },
   );
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+interface CachedPage {
+  /** the JSON body as served */
+  body: string;
+  link: string | null;
+}
+
+function parseCachedPage(raw: string): CachedPage | null {
+  try {
+    const v = JSON.parse(raw) as Partial<CachedPage>;
+    return typeof v.body === "string" && (typeof v.link === "string" || v.link === null) ? { body: v.body, link: v.link } : null;
+  } catch {
+    return null;
+  }
 }
