@@ -214,7 +214,7 @@ describe("bad input: 400 before any lookup, 401/403 for the wrong caller", () =>
     const typo = c.number.slice(0, -1) + (last === "2" ? "3" : "2");
     const swapped = c.number[1] !== c.number[0] ? `${c.number[1]}${c.number[0]}${c.number.slice(2)}` : typo;
     const bad = ["nope", "ABC", "0".repeat(18), `${c.printed}X`, typo, swapped, "O0O0O0-O0O0O0-O0O0O0", "%20"];
-    // A gateway whose PostgreSQL cannot be reached: any lookup would fail with a 500, so a 400
+    // A gateway whose PostgreSQL cannot be reached: any lookup would fail with a 503, so a 400
     // here proves the number was refused before PostgreSQL was asked.
     const blind = await startHarness({ DATABASE_URL: "postgresql://postgres@127.0.0.1:1/unreachable", LOG_LEVEL: "fatal" });
     try {
@@ -229,7 +229,7 @@ describe("bad input: 400 before any lookup, 401/403 for the wrong caller", () =>
         }
       }
       // The same gateway with a well-formed number does go to PostgreSQL (and fails): the control.
-      expect((await act(blind.app, c.userId, c.printed, "reserve", { orderId: "o" })).statusCode).toBe(500);
+      expect((await act(blind.app, c.userId, c.printed, "reserve", { orderId: "o" })).statusCode).toBe(503);
     } finally {
       await blind.close();
     }

@@ -15,6 +15,20 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: "VALIDATION",
 };
 
+// A store that cannot be reached is the service being unavailable, not a bug: 503 and a hint to retry.
+const UNREACHABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+const UNREACHABLE_DRIVER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
+
+function isUnavailable(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
+  if (typeof e.code === "string" && UNREACHABLE_PRISMA_CODES.has(e.code)) return true;
+  const kind = e.meta?.driverAdapterError?.cause?.kind;
+  if (typeof kind === "string" && UNREACHABLE_DRIVER_KINDS.has(kind)) return true;
+  // ioredis, when Redis is down: MaxRetriesPerRequestError, or a closed connection.
+  return e.name === "MaxRetriesPerRequestError" || (typeof e.message === "string" && e.message === "Connection is closed.");
+}
+
 function validationDetail(err: FastifyError): string {
   const first = err.validation?.[0];
   if (!first) return err.message;
@@ -34,6 +48,11 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
     if (mapped) return sendProblem(reply, problem(mapped, err.message));
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return sendProblem(reply, problem(err.statusCode === 413 ? "PAYLOAD_TOO_LARGE" : "VALIDATION", err.message));
+    }
+    if (isUnavailable(err)) {
+      request.log.error({ err }, "a store is unreachable");
+      reply.header("retry-after", "1");
+      return sendProblem(reply, problem("UNAVAILABLE", "A backing store is unreachable; try again shortly"));
     }
     request.log.error({ err }, "unhandled error");
     return sendProblem(reply, problem("INTERNAL", "An unexpected error occurred"));
