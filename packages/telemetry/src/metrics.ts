@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client). Base units (seconds), `coupon_` prefix, and no user or coupon
 // ids in labels: their number would be unbounded.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** millisecond-scale buckets, in seconds */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -62,6 +62,19 @@ export function workerMetrics(registry: Registry) {
       name: "coupon_job_failures_total",
       help: "Worker job attempts that threw",
       labelNames: ["queue", "name"] as const,
+      registers: [registry],
+    }),
+    schedulerRuns: new Counter({
+      name: "coupon_scheduler_runs_total",
+      help: "Scheduled job runs by outcome (skipped: another worker held the job's lock)",
+      labelNames: ["name", "outcome"] as const,
+      registers: [registry],
+    }),
+    // policy_id is bounded: only ACTIVE FCFS/CODE policies are reconciled.
+    reconcileDrift: new Gauge({
+      name: "coupon_reconcile_drift",
+      help: "Redis admitted minus what PostgreSQL and pending admissions account for, per active policy",
+      labelNames: ["policy_id"] as const,
       registers: [registry],
     }),
     recovered: new Counter({
