@@ -2,14 +2,17 @@
 // changes the coupons, writes their audit rows and CouponExpired events in ONE statement (so in
 // one transaction), and locks only the rows it takes: SKIP LOCKED lets a coupon being reserved
 // or used right now wait for the next batch instead of blocking either side. Nothing is deleted.
-// The (status, expires_at) index hands the due rows over in expiry order (see the EXPLAIN test).
+// The (status, expires_at) index hands the due rows over in expiry order (see the EXPLAIN test),
+// and the UPDATE finds them again by ctid (stable: `due` holds their row locks) in one TID scan;
+// `UPDATE ... FROM due WHERE c.id = due.id` let the planner merge-join (or hash-join) against
+// the whole table, batch after batch, which made a large expiry quadratic.
 import type { PrismaClient } from "@coupon/db/client";
 
 export async function expireBatch(prisma: PrismaClient, limit: number): Promise<string[]> {
   const now = new Date();
   const rows = await prisma.$queryRaw<{ user_id: bigint }[]>`
     WITH due AS (
-      SELECT id FROM coupon_issues
+      SELECT ctid AS tid, id FROM coupon_issues
       WHERE status = 'ISSUED' AND expires_at <= ${now}
       ORDER BY expires_at
       LIMIT ${limit}
@@ -17,7 +20,7 @@ export async function expireBatch(prisma: PrismaClient, limit: number): Promise<
     ),
     upd AS (
       UPDATE coupon_issues c SET status = 'EXPIRED'
-      FROM due WHERE c.id = due.id AND c.status = 'ISSUED'
+      WHERE c.ctid = ANY(ARRAY(SELECT tid FROM due)) AND c.status = 'ISSUED'
       RETURNING c.id, c.policy_id, c.user_id, c.coupon_number, c.expires_at
     ),
     audit AS (
