@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       metrics,
       log,
     });
-  const batchDeps = { prisma, redis, keys, batchSize: config.EXPIRY_BATCH };
+  const batchDeps = { prisma, redis, keys, batchSize: config.EXPIRY_BATCH, concurrency: config.EXPIRY_CONCURRENCY };
   const bodies: Record<ScheduledJob, () => Promise<RunResult>> = {
     [EXPIRY_JOB]: () => expireCoupons(batchDeps),
     [RELEASE_JOB]: () => releaseStaleReservations({ ...batchDeps, timeoutMs: config.RESERVATION_TIMEOUT_MS }),

@@ -48,6 +48,8 @@ const schema = z.object({
   EXPIRY_CRON: cron.default("0 0 * * *"),
   /** coupons one expiry statement changes; the job loops until a batch comes back short */
   EXPIRY_BATCH: positiveInt.max(100_000).default(5000),
+  /** expiry / release batches in flight at once (SKIP LOCKED keeps them disjoint) */
+  EXPIRY_CONCURRENCY: positiveInt.max(16).default(2),
   /** RESERVED coupons older than RESERVATION_TIMEOUT_MS go back to ISSUED */
   RESERVATION_RELEASE_CRON: cron.default("*/10 * * * *"),
   RESERVATION_TIMEOUT_MS: positiveInt.default(1_800_000),
