@@ -2,14 +2,16 @@
 // `pnpm bench`: runs the benchmarks one after another, each in its own sandbox (database, Redis
 // prefix, processes), and prints one table. See scripts/bench/README.md.
 //
-//   pnpm bench                          all four
+//   pnpm bench                          all six
 //   pnpm bench -- --only admit          one (or a comma-separated list)
 //   pnpm bench -- --duration 20         longer wrk runs
 //   pnpm bench -- --help
 import { parseArgs } from "node:util";
 import * as admit from "./benchmarks/admit.mjs";
+import * as expiry from "./benchmarks/expiry.mjs";
 import * as flashSale from "./benchmarks/flash-sale.mjs";
 import * as persist from "./benchmarks/persist.mjs";
+import * as release from "./benchmarks/release.mjs";
 import * as soldOut from "./benchmarks/sold-out.mjs";
 import { dropBenchDatabase, leftoverDatabases } from "./lib/database.mjs";
 import { checkEnvironment } from "./lib/preflight.mjs";
@@ -19,7 +21,7 @@ import { failedRow } from "./lib/results.mjs";
 import { closeAll } from "./lib/sandbox.mjs";
 import { renderTable } from "./lib/table.mjs";
 
-const BENCHMARKS = [soldOut, admit, persist, flashSale];
+const BENCHMARKS = [soldOut, admit, persist, flashSale, expiry, release];
 
 const OPTIONS = {
   only: { type: "string", help: "NAME[,NAME]: run only these benchmarks" },
@@ -38,6 +40,9 @@ const OPTIONS = {
   "flash-connections": { type: "string", default: "256", help: "wrk connections of the flash sale" },
   "flash-threads": { type: "string", help: "wrk threads of the flash sale (default: --threads)" },
   "flash-duration": { type: "string", default: "10", help: "seconds of the flash sale's wrk run" },
+  "expiry-n": { type: "string", default: "1000000", help: "due coupons the expiry benchmark expires" },
+  "expiry-burst-duration": { type: "string", default: "20", help: "seconds of each FCFS burst of the expiry benchmark" },
+  "release-n": { type: "string", default: "100000", help: "stale reservations the release benchmark releases" },
   keep: { type: "boolean", default: false, help: "keep databases, Redis keys and token files (for debugging)" },
   cleanup: { type: "boolean", help: "drop coupon_bench_* databases and bench-* Redis keys left by killed runs, then exit" },
   verbose: { type: "boolean", default: false, help: "print wrk's own output too" },
@@ -73,6 +78,9 @@ function parseOptions() {
     flashConnections: num("flash-connections", { min: 1 }),
     flashDuration: num("flash-duration", { min: 1 }),
     flashThreads: values["flash-threads"] === undefined ? num("threads", { min: 1 }) : num("flash-threads", { min: 1 }),
+    expiryN: num("expiry-n", { min: 1 }),
+    expiryBurstDuration: num("expiry-burst-duration", { min: 1 }),
+    releaseN: num("release-n", { min: 1 }),
     keep: values.keep,
     verbose: values.verbose,
     strict: values.strict,

@@ -3,6 +3,8 @@ import { randomBytes } from "node:crypto";
 
 export const JWT_SECRET = "test-secret-test-secret-test-secret-0123456789";
 
+const RARELY = "0 0 1 1 *";
+
 export interface TestEnv {
   DATABASE_URL: string;
   REDIS_URL: string;
@@ -21,6 +23,12 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     REDIS_PREFIX: `t-${randomBytes(5).toString("hex")}`,
     JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+    // Every test file shares one database: a scheduled expiry, release or reconciliation firing in
+    // one file's worker would change another file's rows. Tests run these jobs on purpose, through
+    // POST /admin/schedules/:name/run, so their schedules are set to once a year.
+    EXPIRY_CRON: RARELY,
+    RESERVATION_RELEASE_CRON: RARELY,
+    RECONCILE_CRON: RARELY,
     ...overrides,
   };
 }

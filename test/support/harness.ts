@@ -17,6 +17,7 @@ export interface Harness {
   redis: ScriptedClient;
   keys: KeySpace;
   queue: Queue;
+  maintenanceQueue: Queue;
   close: () => Promise<void>;
 }
 

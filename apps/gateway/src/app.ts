@@ -3,6 +3,7 @@ import type { PrismaClient } from "@coupon/db/client";
 import type { AdmissionBatcher } from "@coupon/queue";
 import { onPolicyChanged, type KeySpace, type RedisClient, type ScriptedClient } from "@coupon/redis";
 import { gatewayMetrics, loggerOptions } from "@coupon/telemetry";
+import type { Queue } from "bullmq";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
 import authPlugin from "./plugins/auth.js";
@@ -12,6 +13,7 @@ import { lazyChildLogger } from "./plugins/lazy-logger.js";
 import { problem, sendProblem } from "./problem.js";
 import { adminCouponRoutes } from "./routes/admin-coupons.js";
 import { adminPolicyRoutes } from "./routes/admin-policies.js";
+import { adminScheduleRoutes } from "./routes/admin-schedules.js";
 import { couponTransitionRoutes } from "./routes/coupon-transitions.js";
 import { healthRoutes } from "./routes/health.js";
 import { issueRoutes } from "./routes/issue.js";
@@ -20,6 +22,7 @@ import { CouponService } from "./services/coupon-service.js";
 import { IssueService } from "./services/issue-service.js";
 import { PolicyService } from "./services/policy-service.js";
 import { RefusalCache } from "./services/refusal-cache.js";
+import { ScheduleService } from "./services/schedule-service.js";
 
 export interface AppDeps {
   jwtSecret: string;
@@ -29,6 +32,8 @@ export interface AppDeps {
   redis: ScriptedClient;
   keys: KeySpace;
   batcher: AdmissionBatcher;
+  /** the workers' maintenance queue: the admin's schedules API reads and feeds it */
+  maintenanceQueue: Queue;
   registry: Registry;
   /** a connection of its own for pub/sub; without one, refusals are not cached */
   subscriber?: RedisClient;
@@ -80,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );
   await app.register(adminPolicyRoutes, { policies });
+  await app.register(adminScheduleRoutes, { schedules: new ScheduleService(deps.maintenanceQueue, deps.redis, deps.keys) });
   await app.register(issueRoutes, { issues, metrics });
   await app.register(userReadRoutes, { prisma: deps.prisma, redis: deps.redis, keys: deps.keys });
   const coupons = new CouponService(deps.prisma, deps.redis, deps.keys);

@@ -2,10 +2,10 @@
 // server process and the tests both start a gateway this way; close() undoes all of it.
 import type { Config } from "@coupon/config";
 import { createPrismaClient, type PrismaClient } from "@coupon/db/client";
-import { AdmissionBatcher, createIssueQueue, type PersistJobData } from "@coupon/queue";
+import { AdmissionBatcher, MAINTENANCE_QUEUE, createIssueQueue, type PersistJobData } from "@coupon/queue";
 import { KeySpace, createRedisClient, withScripts, type ScriptedClient } from "@coupon/redis";
 import { createRegistry } from "@coupon/telemetry";
-import type { Queue } from "bullmq";
+import { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
 
@@ -15,6 +15,7 @@ export interface Gateway {
   redis: ScriptedClient;
   keys: KeySpace;
   queue: Queue<PersistJobData>;
+  maintenanceQueue: Queue;
   /** stop taking requests, answer those in flight, enqueue what is buffered, disconnect */
   close: () => Promise<void>;
 }
@@ -26,6 +27,7 @@ export async function createGateway(config: Config): Promise<Gateway> {
   const subscriber = createRedisClient(config.REDIS_URL, { name: "gateway-events", forWorker: true });
   const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
   const queue = createIssueQueue(queueConnection, keys.queuePrefix());
+  const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: queueConnection, prefix: keys.queuePrefix() });
   const batcher = new AdmissionBatcher(queue, config.ISSUE_BATCH_MAX, config.ISSUE_BATCH_WINDOW_MS);
   const app = await buildApp({
     jwtSecret: config.JWT_SECRET,
@@ -35,6 +37,7 @@ export async function createGateway(config: Config): Promise<Gateway> {
     redis,
     keys,
     batcher,
+    maintenanceQueue,
     registry: createRegistry("gateway"),
     subscriber,
     soldOutCacheMs: config.SOLD_OUT_CACHE_MS,
@@ -46,10 +49,11 @@ export async function createGateway(config: Config): Promise<Gateway> {
     redis,
     keys,
     queue,
+    maintenanceQueue,
     close: async () => {
       await app.close();
       await batcher.drain();
-      await queue.close();
+      await Promise.all([queue.close(), maintenanceQueue.close()]);
       await prisma.$disconnect();
       await Promise.all([redis.quit(), queueConnection.quit(), subscriber.quit()]);
     },

@@ -4,12 +4,25 @@
 import { Queue, Worker } from "bullmq";
 import { ConfigError, loadConfig } from "@coupon/config";
 import { createPrismaClient } from "@coupon/db/client";
-import { ISSUE_QUEUE, MAINTENANCE_QUEUE, RECOVER_JOB, createIssueQueue } from "@coupon/queue";
+import {
+  EXPIRY_JOB,
+  ISSUE_QUEUE,
+  MAINTENANCE_QUEUE,
+  RECONCILE_JOB,
+  RECOVER_JOB,
+  RELEASE_JOB,
+  createIssueQueue,
+  isScheduledJob,
+  type ScheduledJob,
+} from "@coupon/queue";
 import { KeySpace, createRedisClient, withScripts } from "@coupon/redis";
 import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
 import { persistAdmissionsProcessor } from "./processors/persist-admissions.js";
 import { recoverAdmissions } from "./processors/recover-admissions.js";
 import { startOutboxRelay } from "./processors/relay-outbox.js";
+import { expireCoupons, releaseStaleReservations } from "./processors/batch-jobs.js";
+import { reconcilePolicies } from "./processors/reconcile-policies.js";
+import { runScheduled, type RunResult } from "./processors/scheduled-run.js";
 import { startMetricsServer } from "./metrics-server.js";
 
 async function main(): Promise<void> {
@@ -46,22 +59,34 @@ async function main(): Promise<void> {
     lockDuration: config.WORKER_LOCK_DURATION_MS,
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
   });
+  const recover = (): Promise<number> =>
+    recoverAdmissions({
+      redis,
+      keys,
+      issueQueue,
+      graceMs: config.RECOVERY_GRACE_MS,
+      batchMax: config.ISSUE_BATCH_MAX,
+      metrics,
+      log,
+    });
+  const batchDeps = { prisma, redis, keys, batchSize: config.EXPIRY_BATCH, concurrency: config.EXPIRY_CONCURRENCY };
+  const bodies: Record<ScheduledJob, () => Promise<RunResult>> = {
+    [EXPIRY_JOB]: () => expireCoupons(batchDeps),
+    [RELEASE_JOB]: () => releaseStaleReservations({ ...batchDeps, timeoutMs: config.RESERVATION_TIMEOUT_MS }),
+    [RECONCILE_JOB]: () => reconcilePolicies({ prisma, redis, keys, metrics, log }),
+    [RECOVER_JOB]: async () => ({ recovered: await recover() }),
+  };
+  const runDeps = { databaseUrl: config.DATABASE_URL, redis, keys, metrics, log };
   const maintenanceWorker = new Worker(
     MAINTENANCE_QUEUE,
     (job) =>
       timed(MAINTENANCE_QUEUE, job.name, async () => {
-        if (job.name !== RECOVER_JOB) throw new Error(`unknown maintenance job ${job.name}`);
-        return recoverAdmissions({
-          redis,
-          keys,
-          issueQueue,
-          graceMs: config.RECOVERY_GRACE_MS,
-          batchMax: config.ISSUE_BATCH_MAX,
-          metrics,
-          log,
-        });
+        if (!isScheduledJob(job.name)) throw new Error(`unknown maintenance job ${job.name}`);
+        return runScheduled(runDeps, job.name, bodies[job.name], { exclusive: job.name !== RECOVER_JOB });
       })(),
-    { connection: bullConnection, prefix, concurrency: 1 },
+    // More than one so a long expiry run does not hold recovery back; a second run of the same
+    // job on this worker finds the advisory lock taken like any other worker would.
+    { connection: bullConnection, prefix, concurrency: 4 },
   );
   for (const w of [issueWorker, maintenanceWorker]) {
     w.on("failed", (job, err) => log.error({ jobId: job?.id, queue: w.name, err }, "job failed"));
@@ -69,6 +94,9 @@ async function main(): Promise<void> {
   }
   // A job scheduler runs one job per tick however many workers upsert it.
   await maintenanceQueue.upsertJobScheduler(RECOVER_JOB, { every: config.RECOVERY_EVERY_MS }, { name: RECOVER_JOB });
+  await maintenanceQueue.upsertJobScheduler(EXPIRY_JOB, { pattern: config.EXPIRY_CRON }, { name: EXPIRY_JOB });
+  await maintenanceQueue.upsertJobScheduler(RELEASE_JOB, { pattern: config.RESERVATION_RELEASE_CRON }, { name: RELEASE_JOB });
+  await maintenanceQueue.upsertJobScheduler(RECONCILE_JOB, { pattern: config.RECONCILE_CRON }, { name: RECONCILE_JOB });
 
   // Every worker runs a relay; an advisory lock lets one of them publish at a time.
   const relay = startOutboxRelay({

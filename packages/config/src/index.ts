@@ -4,6 +4,11 @@ import { z } from "zod";
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+// Five or six cron fields; BullMQ (cron-parser) rejects the rest at upsert time.
+const cron = z
+  .string()
+  .trim()
+  .regex(/^\S+(\s+\S+){4,5}$/, "must be a cron pattern of 5 or 6 fields");
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -47,6 +52,17 @@ const schema = z.object({
   OUTBOX_STREAM_MAXLEN: positiveInt.default(1_000_000),
   /** how long the relay waits after a round that did not fill a batch */
   OUTBOX_POLL_MS: positiveInt.max(60_000).default(200),
+  /** ISSUED coupons past expires_at become EXPIRED (worker job scheduler) */
+  EXPIRY_CRON: cron.default("0 0 * * *"),
+  /** coupons one expiry statement changes; the job loops until a batch comes back short */
+  EXPIRY_BATCH: positiveInt.max(100_000).default(5000),
+  /** expiry / release batches in flight at once (SKIP LOCKED keeps them disjoint) */
+  EXPIRY_CONCURRENCY: positiveInt.max(16).default(2),
+  /** RESERVED coupons older than RESERVATION_TIMEOUT_MS go back to ISSUED */
+  RESERVATION_RELEASE_CRON: cron.default("*/10 * * * *"),
+  RESERVATION_TIMEOUT_MS: positiveInt.default(1_800_000),
+  /** Redis stock and admissions checked against PostgreSQL */
+  RECONCILE_CRON: cron.default("* * * * *"),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   BODY_LIMIT_BYTES: positiveInt.default(16_384),
 });

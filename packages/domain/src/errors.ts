@@ -13,6 +13,7 @@ export const ERRORS = {
   CODE_NOT_FOUND: { status: 404, title: "Coupon code not found" },
   REQUEST_NOT_FOUND: { status: 404, title: "Issue request not found" },
   COUPON_NOT_FOUND: { status: 404, title: "Coupon not found" },
+  SCHEDULE_NOT_FOUND: { status: 404, title: "Schedule not found" },
   METHOD_NOT_ALLOWED: { status: 405, title: "Method not allowed" },
   ALREADY_ISSUED: { status: 409, title: "Already issued to this user" },
   CODE_TAKEN: { status: 409, title: "Coupon code already in use" },

@@ -8,6 +8,17 @@ export const ISSUE_QUEUE = "issue";
 export const PERSIST_JOB = "persist";
 export const RECOVER_JOB = "recover-admissions";
 export const MAINTENANCE_QUEUE = "maintenance";
+export const EXPIRY_JOB = "expiry";
+export const RELEASE_JOB = "reservation-release";
+export const RECONCILE_JOB = "reconciliation";
+
+/** The maintenance jobs a job scheduler runs; an admin can also run any of them once. */
+export const SCHEDULED_JOBS = [EXPIRY_JOB, RELEASE_JOB, RECONCILE_JOB, RECOVER_JOB] as const;
+export type ScheduledJob = (typeof SCHEDULED_JOBS)[number];
+
+export function isScheduledJob(name: string): name is ScheduledJob {
+  return (SCHEDULED_JOBS as readonly string[]).includes(name);
+}
 
 export interface PersistJobData {
   admissions: AdmissionRecord[];

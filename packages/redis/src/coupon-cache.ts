@@ -6,6 +6,8 @@ import type { KeySpace } from "./keys.js";
 import type { RedisClient } from "./scripts.js";
 
 export const COUPON_CACHE_TTL_S = 60;
+/** a version outlives every page stored under it */
+const VERSION_TTL_S = 86_400;
 
 async function version(redis: RedisClient, keys: KeySpace, userId: string): Promise<string> {
   return (await redis.get(keys.user(userId).couponsVersion)) ?? "0";
@@ -36,12 +38,25 @@ export async function writeCouponCache(
 /** Call after the change committed and before it is answered. */
 export async function invalidateCouponCache(redis: RedisClient, keys: KeySpace, userIds: Iterable<string>): Promise<void> {
   const unique = [...new Set(userIds)];
-  // One INCR per user; auto-pipelining sends them together. Keys of different users live in
-  // different cluster slots, so no multi-key command here.
+  if (unique.length === 0) return;
+  if (!redis.isCluster) {
+    // One pipeline, one round trip: the expiry job invalidates thousands of users per batch.
+    const pipe = redis.pipeline();
+    for (const u of unique) {
+      const key = keys.user(u).couponsVersion;
+      pipe.incr(key).expire(key, VERSION_TTL_S);
+    }
+    const results = (await pipe.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    return;
+  }
+  // Keys of different users live in different cluster slots: one INCR per user, no pipeline
+  // across slots (auto-pipelining still sends them together).
   await Promise.all(
     unique.map((u) => {
       const key = keys.user(u).couponsVersion;
-      return redis.incr(key).then(() => redis.expire(key, 86_400));
+      return redis.incr(key).then(() => redis.expire(key, VERSION_TTL_S));
     }),
   );
 }

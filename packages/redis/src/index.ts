@@ -6,3 +6,4 @@ export * from "./pending.js";
 export * from "./policy-state.js";
 export * from "./policy-events.js";
 export * from "./coupon-cache.js";
+export * from "./schedule-runs.js";

@@ -65,6 +65,11 @@ export class KeySpace {
     return `${this.prefix}:events`;
   }
 
+  /** hash: the last run of a scheduled job (startedAt, finishedAt, outcome, result) and run counts */
+  scheduleRuns(name: string): string {
+    return `${this.prefix}:schedule:${name}`;
+  }
+
   /** BullMQ prefix: one hash tag for every queue key, as BullMQ's cluster guide asks */
   queuePrefix(): string {
     return `${this.prefix}:{q}`;

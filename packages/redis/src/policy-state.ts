@@ -113,3 +113,20 @@ export async function policyIdForCode(redis: RedisClient, keys: KeySpace, codeKe
 export async function watchedPolicyIds(redis: RedisClient, keys: KeySpace): Promise<string[]> {
   return redis.smembers(keys.policies());
 }
+
+/**
+ * Reconciliation's repair: admitted becomes at least `issued` plus those of `unrecorded` still
+ * pending (see raiseAdmitted-3.lua). Null when Redis does not hold the policy.
+ */
+export async function raiseAdmitted(
+  redis: ScriptedClient,
+  keys: KeySpace,
+  policyId: string,
+  issued: number,
+  unrecorded: string[],
+): Promise<{ before: number; target: number } | null> {
+  const k = keys.policy(policyId);
+  const [before, target] = (await redis.raiseAdmitted(k.meta, k.admitted, k.pending, issued, ...unrecorded)) as [number, number];
+  if (before === -1) return null;
+  return { before: Number(before), target: Number(target) };
+}

@@ -13,6 +13,7 @@ export const SCRIPT_NAMES = [
   "rebuildPolicy",
   "completeAdmissions",
   "releaseAdmission",
+  "raiseAdmitted",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

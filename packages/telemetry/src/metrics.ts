@@ -64,6 +64,19 @@ export function workerMetrics(registry: Registry) {
       labelNames: ["queue", "name"] as const,
       registers: [registry],
     }),
+    schedulerRuns: new Counter({
+      name: "coupon_scheduler_runs_total",
+      help: "Scheduled job runs by outcome (skipped: another worker held the job's lock)",
+      labelNames: ["name", "outcome"] as const,
+      registers: [registry],
+    }),
+    // policy_id is bounded: only ACTIVE FCFS/CODE policies are reconciled.
+    reconcileDrift: new Gauge({
+      name: "coupon_reconcile_drift",
+      help: "Redis admitted minus what PostgreSQL and pending admissions account for, per active policy",
+      labelNames: ["policy_id"] as const,
+      registers: [registry],
+    }),
     recovered: new Counter({
       name: "coupon_admissions_recovered_total",
       help: "Admissions that never reached the queue and were enqueued again by recovery",

@@ -166,6 +166,25 @@ export async function adminPolicyRoutes(app: FastifyInstance, opts: { policies: 
     },
   );
 
+  app.post<{ Params: { id: string } }>(
+    "/admin/policies/:id/rebuild",
+    {
+      schema: {
+        tags: ["admin"],
+        summary: "Rebuild a policy's Redis state from PostgreSQL after Redis lost it",
+        description: "409 INVALID_STATE when Redis still holds the policy: its live counts are ahead of PostgreSQL.",
+        security: bearer,
+        params: idParams,
+        response: { 200: policySchema, ...problems(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const id = parsePolicyId(request.params.id);
+      const policy = await policies.rebuildLost(id);
+      return policyView(policy, await policies.admitted(id));
+    },
+  );
+
   app.patch<{ Params: { id: string }; Body: { status: PolicyStatus } }>(
     "/admin/policies/:id",
     {

@@ -9,14 +9,8 @@ import {
   type PolicyStatus,
 } from "@coupon/domain";
 import type { PrismaClient } from "@coupon/db/client";
-import {
-  admittedCount,
-  rebuildPolicyState,
-  syncPolicyRules,
-  type KeySpace,
-  type PolicyRules,
-  type ScriptedClient,
-} from "@coupon/redis";
+import { rebuildPolicyFromPostgres, rulesOf } from "@coupon/policy-state";
+import { admittedCount, syncPolicyRules, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { FastifyBaseLogger } from "fastify";
 import type { PolicyRecord } from "./policy-view.js";
 
@@ -121,22 +115,27 @@ export class PolicyService {
     return pending;
   }
 
+  /**
+   * The admin's rebuild command: rebuilds the policy's Redis state from PostgreSQL when Redis
+   * lost it. INVALID_STATE when Redis still holds it, since overwriting live counts with
+   * PostgreSQL's (which lag the pending admissions) would oversell.
+   */
+  async rebuildLost(id: bigint): Promise<PolicyRecord> {
+    const outcome = await rebuildPolicyFromPostgres(this.prisma, this.redis, this.keys, id);
+    if (!outcome.found) throw new DomainError("POLICY_NOT_FOUND", `Policy ${id} does not exist`);
+    if (!outcome.rebuilt) throw new DomainError("INVALID_STATE", `Redis still holds policy ${id}; nothing to rebuild`);
+    this.log.warn({ policyId: id.toString(), issued: outcome.issued }, "rebuilt policy state in Redis from PostgreSQL (admin)");
+    return outcome.policy;
+  }
+
   private async rebuild(policyId: string): Promise<boolean> {
-    const policy = await this.prisma.couponPolicy.findUnique({ where: { id: BigInt(policyId) } });
-    if (!policy) {
+    const outcome = await rebuildPolicyFromPostgres(this.prisma, this.redis, this.keys, BigInt(policyId));
+    if (!outcome.found) {
       if (this.missing.size > 10_000) this.missing.clear();
       this.missing.set(policyId, Date.now() + MISSING_TTL_MS);
       return false;
     }
-    const holders = await this.prisma.$queryRaw<{ user_id: bigint; n: number; first: string | null }[]>`
-      SELECT user_id, count(*)::int AS n, (array_agg(request_id ORDER BY user_slot))[1] AS first
-      FROM coupon_issues WHERE policy_id = ${policy.id} GROUP BY user_id`;
-    const issued = holders.reduce((sum, h) => sum + h.n, 0);
-    const rebuilt = await rebuildPolicyState(this.redis, this.keys, rulesOf(policy), {
-      issued,
-      holders: holders.map((h) => ({ userId: h.user_id.toString(), count: h.n, firstRequestId: h.first })),
-    });
-    if (rebuilt) this.log.warn({ policyId, issued }, "rebuilt policy state in Redis from PostgreSQL");
+    if (outcome.rebuilt) this.log.warn({ policyId, issued: outcome.issued }, "rebuilt policy state in Redis from PostgreSQL");
     return true;
   }
 
@@ -149,19 +148,6 @@ export class PolicyService {
       this.log.error({ err, policyId: policy.id.toString() }, "could not write policy to Redis");
     }
   }
-}
-
-export function rulesOf(p: PolicyRecord): PolicyRules {
-  return {
-    id: p.id.toString(),
-    issueType: p.issueType as PolicyRules["issueType"],
-    status: p.status as PolicyRules["status"],
-    issueStartAt: p.issueStartAt,
-    issueEndAt: p.issueEndAt,
-    totalQuantity: p.totalQuantity,
-    perUserLimit: p.perUserLimit,
-    codeKey: p.code ? codeKey(p.code) : null,
-  };
 }
 
 function isUniqueViolation(err: unknown): boolean {
