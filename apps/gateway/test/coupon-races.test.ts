@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { act, cancel, directPolicy, insertCoupon, trail } from "../../../test/support/coupons.js";
 import { startHarness, type Harness } from "../../../test/support/harness.js";
+import { releaseStaleReservations } from "../../worker/src/processors/batch-jobs.js";
 
 let h: Harness;
 let policyId: string;
@@ -94,5 +95,33 @@ describe("races", () => {
     const { audit } = await trail(h.prisma, c.id);
     expect(audit.map((a) => a.action)).toEqual(["RESERVED", "USED", "CANCELLED"]);
     expect(audit[2]?.details).toMatchObject({ from: "USED", kind: "REFUNDED", orderId: "paid" });
+  });
+
+  it("use racing the reservation timeout: exactly one wins, and the audit trail shows only the winner's move", async () => {
+    // Reserved in 2001: a timeout that reaches back to 2002 touches these rows and no other file's.
+    const timeoutMs = Date.now() - Date.parse("2002-01-01T00:00:00Z");
+    const outcomes = { used: 0, released: 0 };
+    for (let round = 0; round < 8; round++) {
+      const c = await insertCoupon(h.prisma, policyId);
+      const reserved = (await act(h.app, c.userId, c.printed, "reserve", { orderId: `timeout-${round}` })).json();
+      await h.prisma.couponIssue.update({ where: { id: c.id }, data: { reservedAt: new Date("2001-01-01T00:00:00Z") } });
+      const [use] = await Promise.all([
+        act(h.app, c.userId, c.printed, "use", { reservationId: reserved.reservationId }),
+        releaseStaleReservations({ prisma: h.prisma, redis: h.redis, keys: h.keys, batchSize: 100, concurrency: 1, timeoutMs }),
+      ]);
+      const row = await h.prisma.couponIssue.findUniqueOrThrow({ where: { id: c.id } });
+      const actions = (await trail(h.prisma, c.id)).audit.map((a) => a.action);
+      if (use.statusCode === 200) {
+        outcomes.used++;
+        expect(row.status).toBe("USED");
+        expect(actions).toEqual(["RESERVED", "USED"]);
+      } else {
+        outcomes.released++;
+        expect(use.json().code).toBe("INVALID_STATE");
+        expect(row).toMatchObject({ status: "ISSUED", reservationId: null, orderId: null });
+        expect(actions).toEqual(["RESERVED", "RELEASED"]);
+      }
+    }
+    expect(outcomes.used + outcomes.released).toBe(8);
   });
 });
