@@ -26,7 +26,7 @@ beforeAll(async () => {
   direct.on("error", () => {}); // refused until the server listens; ping waits for the connection
   await waitFor("own redis-server", async () => (await direct.ping()) === "PONG", 10_000, 50);
   h = await startHarness({ REDIS_URL: url });
-  const env = { ...h.env, RECOVERY_GRACE_MS: "2000", RECOVERY_EVERY_MS: "1000" };
+  const env = { ...h.env, RECOVERY_GRACE_MS: "2000", RECOVERY_EVERY_MS: "1000", SCHEDULER_REFRESH_MS: "500" };
   procs.push(await startWorker(env));
   gateway = await startGateway(env);
   procs.push(gateway);
@@ -110,5 +110,21 @@ describe("Redis loses everything", () => {
     expect(burst.filter((s) => s.status === 202)).toHaveLength(20);
     await settled(policy.id, 50);
     await expectExactly(policy.id, 50, burst, first);
+  });
+
+  it("the workers put their job schedulers back after Redis lost them", async () => {
+    const schedules = async () =>
+      (await h.app.inject({ url: "/admin/schedules", headers: bearer(adminToken()) })).json() as { name: string; nextRunAt: unknown }[];
+    await waitFor("schedulers registered", async () => (await schedules()).every((s) => s.nextRunAt !== null), 10_000, 100);
+    await direct.flushall();
+    await waitFor(
+      "schedulers registered again",
+      async () => {
+        const list = await schedules();
+        return list.length >= 4 && list.every((s) => s.nextRunAt !== null);
+      },
+      10_000,
+      100,
+    );
   });
 });

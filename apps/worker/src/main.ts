@@ -92,11 +92,19 @@ async function main(): Promise<void> {
     w.on("failed", (job, err) => log.error({ jobId: job?.id, queue: w.name, err }, "job failed"));
     w.on("error", (err) => log.error({ err, queue: w.name }, "worker error"));
   }
-  // A job scheduler runs one job per tick however many workers upsert it.
-  await maintenanceQueue.upsertJobScheduler(RECOVER_JOB, { every: config.RECOVERY_EVERY_MS }, { name: RECOVER_JOB });
-  await maintenanceQueue.upsertJobScheduler(EXPIRY_JOB, { pattern: config.EXPIRY_CRON }, { name: EXPIRY_JOB });
-  await maintenanceQueue.upsertJobScheduler(RELEASE_JOB, { pattern: config.RESERVATION_RELEASE_CRON }, { name: RELEASE_JOB });
-  await maintenanceQueue.upsertJobScheduler(RECONCILE_JOB, { pattern: config.RECONCILE_CRON }, { name: RECONCILE_JOB });
+  // A job scheduler runs one job per tick however many workers upsert it. Upserting again now and
+  // then puts them back should Redis lose them (a restart without persistence, a FLUSHALL).
+  const upsertSchedulers = async () => {
+    await maintenanceQueue.upsertJobScheduler(RECOVER_JOB, { every: config.RECOVERY_EVERY_MS }, { name: RECOVER_JOB });
+    await maintenanceQueue.upsertJobScheduler(EXPIRY_JOB, { pattern: config.EXPIRY_CRON }, { name: EXPIRY_JOB });
+    await maintenanceQueue.upsertJobScheduler(RELEASE_JOB, { pattern: config.RESERVATION_RELEASE_CRON }, { name: RELEASE_JOB });
+    await maintenanceQueue.upsertJobScheduler(RECONCILE_JOB, { pattern: config.RECONCILE_CRON }, { name: RECONCILE_JOB });
+  };
+  await upsertSchedulers();
+  const schedulerRefresh = setInterval(() => {
+    upsertSchedulers().catch((err: unknown) => log.error({ err }, "could not refresh the job schedulers"));
+  }, config.SCHEDULER_REFRESH_MS);
+  schedulerRefresh.unref();
 
   // Every worker runs a relay; an advisory lock lets one of them publish at a time.
   const relay = startOutboxRelay({
@@ -126,6 +134,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
+    clearInterval(schedulerRefresh);
     try {
       await Promise.all([issueWorker.close(), maintenanceWorker.close(), relay.stop()]);
       await Promise.all([issueQueue.close(), maintenanceQueue.close()]);

@@ -61,6 +61,8 @@ const schema = z.object({
   /** RESERVED coupons older than RESERVATION_TIMEOUT_MS go back to ISSUED */
   RESERVATION_RELEASE_CRON: cron.default("*/10 * * * *"),
   RESERVATION_TIMEOUT_MS: positiveInt.default(1_800_000),
+  /** how often a worker upserts its job schedulers again (they vanish with Redis' data) */
+  SCHEDULER_REFRESH_MS: positiveInt.default(60_000),
   /** Redis stock and admissions checked against PostgreSQL */
   RECONCILE_CRON: cron.default("* * * * *"),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
