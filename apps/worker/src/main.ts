@@ -5,6 +5,7 @@ import { Queue, Worker } from "bullmq";
 import { ConfigError, loadConfig } from "@coupon/config";
 import { createPrismaClient } from "@coupon/db/client";
 import {
+  DIRECT_BATCH_QUEUE,
   EXPIRY_JOB,
   ISSUE_QUEUE,
   MAINTENANCE_QUEUE,
@@ -17,6 +18,7 @@ import {
 } from "@coupon/queue";
 import { KeySpace, createRedisClient, withScripts } from "@coupon/redis";
 import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
+import { directBatchProcessor } from "./processors/direct-batch.js";
 import { persistAdmissionsProcessor } from "./processors/persist-admissions.js";
 import { recoverAdmissions } from "./processors/recover-admissions.js";
 import { startOutboxRelay } from "./processors/relay-outbox.js";
@@ -59,6 +61,17 @@ async function main(): Promise<void> {
     lockDuration: config.WORKER_LOCK_DURATION_MS,
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
   });
+  let stopping = false;
+  const runBatch = directBatchProcessor({ prisma, redis, keys, metrics, log, stopping: () => stopping });
+  const batchWorker = new Worker(DIRECT_BATCH_QUEUE, (job) => timed(DIRECT_BATCH_QUEUE, job.name, () => runBatch(job))(), {
+    connection: bullConnection,
+    prefix,
+    concurrency: config.DIRECT_BATCH_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    // A batch's job holds its lock for minutes: a stall is a dead worker, never a slow one.
+    maxStalledCount: 100,
+  });
   const recover = (): Promise<number> =>
     recoverAdmissions({
       redis,
@@ -88,7 +101,7 @@ async function main(): Promise<void> {
     // job on this worker finds the advisory lock taken like any other worker would.
     { connection: bullConnection, prefix, concurrency: 4 },
   );
-  for (const w of [issueWorker, maintenanceWorker]) {
+  for (const w of [issueWorker, maintenanceWorker, batchWorker]) {
     w.on("failed", (job, err) => log.error({ jobId: job?.id, queue: w.name, err }, "job failed"));
     w.on("error", (err) => log.error({ err, queue: w.name }, "worker error"));
   }
@@ -116,7 +129,6 @@ async function main(): Promise<void> {
   });
   log.info({ metricsPort: config.WORKER_METRICS_PORT, concurrency: config.WORKER_CONCURRENCY }, "worker started");
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -127,7 +139,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     try {
-      await Promise.all([issueWorker.close(), maintenanceWorker.close(), relay.stop()]);
+      await Promise.all([issueWorker.close(), maintenanceWorker.close(), batchWorker.close(), relay.stop()]);
       await Promise.all([issueQueue.close(), maintenanceQueue.close()]);
       server.close();
       await prisma.$disconnect();
