@@ -236,6 +236,25 @@ describe("issuing a batch", () => {
     expect(f.map((x) => x.userId)).toEqual(list.slice(150));
   });
 
+  it("where Redis is behind PostgreSQL, the insert refuses the holder (ALREADY_ISSUED) and Redis gets back the unit it took", async () => {
+    const policy = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: 100 });
+    const first = await submitJson(policy.id, { userIds: ["515151"] });
+    await finished(first.json().batchId);
+    // Redis forgets the holder (as after a lost write): only PostgreSQL's unique key still knows.
+    const k = h.keys.policy(policy.id);
+    await h.redis.hdel(k.counts, "515151");
+    await h.redis.hdel(k.first, "515151");
+    await h.redis.decr(k.admitted);
+    const res = await submitJson(policy.id, { userIds: ["515151", "515152"] });
+    const b = await finished(res.json().batchId);
+    expect(b).toMatchObject({ state: "COMPLETED", successCount: 1, failureCount: 1 });
+    expect(await failures(res.json().batchId)).toEqual([{ userId: "515151", reason: "ALREADY_ISSUED" }]);
+    // The batch changed Redis by exactly what it issued: one unit, one holder.
+    expect(Number(await h.redis.get(k.admitted))).toBe(1);
+    expect(await h.redis.hgetall(k.counts)).toEqual({ "515152": "1" });
+    expect(await h.prisma.couponIssue.count({ where: { policyId: BigInt(policy.id) } })).toBe(2);
+  });
+
   it("failures page with a Link header and download as streamed CSV", async () => {
     const policy = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: 1 });
     const list = ids(300_000, 40);
