@@ -18,7 +18,7 @@ import {
 } from "@coupon/queue";
 import { KeySpace, createRedisClient, withScripts } from "@coupon/redis";
 import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
-import { directBatchProcessor } from "./processors/direct-batch.js";
+import { directBatchProcessor, markBatchFailed } from "./processors/direct-batch.js";
 import { persistAdmissionsProcessor } from "./processors/persist-admissions.js";
 import { recoverAdmissions } from "./processors/recover-admissions.js";
 import { startOutboxRelay } from "./processors/relay-outbox.js";
@@ -71,6 +71,9 @@ async function main(): Promise<void> {
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
     // A batch's job holds its lock for minutes: a stall is a dead worker, never a slow one.
     maxStalledCount: 100,
+  });
+  batchWorker.on("failed", (job) => {
+    markBatchFailed(prisma, job, log).catch((err: unknown) => log.error({ err, jobId: job?.id }, "could not mark the batch FAILED"));
   });
   const recover = (): Promise<number> =>
     recoverAdmissions({

@@ -70,7 +70,7 @@ const schema = z.object({
   /** most user ids one DIRECT batch may list (413 beyond it) */
   DIRECT_BATCH_MAX_IDS: positiveInt.default(1_000_000),
   /** user ids per stored chunk: the worker issues one chunk per transaction */
-  DIRECT_BATCH_CHUNK: positiveInt.max(10_000).default(1000),
+  DIRECT_BATCH_CHUNK: positiveInt.max(10_000).default(5000),
   /** DIRECT batches one worker runs at once */
   DIRECT_BATCH_CONCURRENCY: positiveInt.max(16).default(1),
 });

@@ -116,3 +116,14 @@ export function directBatchProcessor(deps: DirectBatchDeps) {
     }
   };
 }
+
+/** A batch whose job used up its attempts: FAILED, so it does not read RUNNING forever. */
+export async function markBatchFailed(prisma: PrismaClient, job: Job | undefined, log: Logger): Promise<void> {
+  if (!job) return;
+  const data = parseDirectBatchJob(job.data);
+  if (!data || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+  await prisma.$executeRaw`
+    UPDATE direct_batches SET state = 'FAILED', finished_at = now()
+    WHERE id = ${data.batchId}::bigint AND state IN ('QUEUED', 'RUNNING')`;
+  log.error({ batchId: data.batchId, attempts: job.attemptsMade }, "batch FAILED: its job used up its attempts");
+}
