@@ -12,8 +12,13 @@ let worker: (Proc & { metricsPort: number }) | undefined;
 const procs: Proc[] = [];
 const admin = bearer(adminToken());
 const CHUNK = 100;
-// Dead workers' jobs come back within seconds.
-const fastStall = { WORKER_LOCK_DURATION_MS: "3000", WORKER_STALLED_INTERVAL_MS: "1000" };
+// Dead workers' jobs come back within seconds, and recovery looks for batches without a job often.
+const fastStall = {
+  WORKER_LOCK_DURATION_MS: "3000",
+  WORKER_STALLED_INTERVAL_MS: "1000",
+  RECOVERY_GRACE_MS: "1000",
+  RECOVERY_EVERY_MS: "1000",
+};
 
 beforeAll(async () => {
   h = await startHarness({ DIRECT_BATCH_CHUNK: String(CHUNK), DIRECT_BATCH_MAX_IDS: "20000", DIRECT_BATCH_MAX_BYTES: "400000" });
@@ -216,6 +221,13 @@ describe("issuing a batch", () => {
     expect(f.filter((x) => x.reason === "DUPLICATE_IN_BATCH").map((x) => x.userId).sort()).toEqual([good[3], good[200], "100017"].sort());
     const coupons = await expectConsistent(policy.id);
     expect(coupons.length).toBe(231);
+    // Progress is visible as metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${worker!.metricsPort}/metrics`)).text();
+    const issuedMetric = /coupon_batch_users_total\{outcome="ISSUED"[^}]*\} (\d+)/.exec(metrics);
+    expect(Number(issuedMetric?.[1])).toBeGreaterThanOrEqual(231);
+    expect(metrics).toMatch(/coupon_batch_users_total\{outcome="ALREADY_ISSUED"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/coupon_batches_finished_total\{state="COMPLETED"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/coupon_batch_chunk_duration_seconds_count\{[^}]*\} [1-9]/);
     // The users' coupon lists show it at once (the cache was invalidated after the commit).
     const me = await h.app.inject({ method: "GET", url: "/me/coupons", headers: bearer((await import("../support/tokens.js")).userToken(good[0]!)) });
     expect(me.json().length).toBe(1);
@@ -302,6 +314,29 @@ describe("issuing a batch", () => {
 });
 
 describe("crashes and races", () => {
+  it("a batch stored by a gateway that died before its enqueue is found and issued by recovery", async () => {
+    await ensureWorker();
+    const policy = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: null });
+    // What the gateway's transaction commits, and then nothing: no job on the queue.
+    const [row] = await h.prisma.$queryRaw<{ id: bigint }[]>`
+      INSERT INTO direct_batches (policy_id, total_requested, created_at, queue_prefix)
+      VALUES (${BigInt(policy.id)}, 3, now() - interval '1 minute', ${h.env.REDIS_PREFIX}) RETURNING id`;
+    await h.prisma.$executeRaw`
+      INSERT INTO direct_batch_chunks (batch_id, chunk_no, user_ids) VALUES (${row!.id}, 0, ${["810001", "810002", "810003"]}::bigint[])`;
+    // A batch another deployment stored in the same database is not this worker's to issue.
+    const [foreign] = await h.prisma.$queryRaw<{ id: bigint }[]>`
+      INSERT INTO direct_batches (policy_id, total_requested, created_at, queue_prefix)
+      VALUES (${BigInt(policy.id)}, 1, now() - interval '1 minute', 'another-deployment') RETURNING id`;
+    await h.prisma.$executeRaw`
+      INSERT INTO direct_batch_chunks (batch_id, chunk_no, user_ids) VALUES (${foreign!.id}, 0, ${["810009"]}::bigint[])`;
+    const b = await finished(row!.id.toString(), 30_000);
+    expect(b).toMatchObject({ state: "COMPLETED", processed: 3, successCount: 3 });
+    await new Promise((r) => setTimeout(r, 2500)); // two more recovery rounds
+    expect((await batch(foreign!.id.toString())).state).toBe("QUEUED");
+    await h.prisma.directBatch.delete({ where: { id: foreign!.id } });
+    expect((await expectConsistent(policy.id)).length).toBe(3);
+  });
+
   it("a worker killed -9 mid-batch: a new one resumes it; final counts exact, nobody twice", async () => {
     await worker?.kill("SIGTERM");
     const policy = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: 18_000 });

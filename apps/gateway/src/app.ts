@@ -97,7 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(couponTransitionRoutes, { coupons });
   await app.register(adminCouponRoutes, { coupons });
   await app.register(adminBatchRoutes, {
-    batches: new DirectBatchService(deps.prisma, deps.directBatchQueue, deps.directBatchLimits),
+    batches: new DirectBatchService(deps.prisma, deps.directBatchQueue, deps.directBatchLimits, deps.keys.prefix),
   });
   return app;
 }

@@ -12,6 +12,7 @@ import {
   RECONCILE_JOB,
   RECOVER_JOB,
   RELEASE_JOB,
+  createDirectBatchQueue,
   createIssueQueue,
   isScheduledJob,
   type ScheduledJob,
@@ -21,6 +22,7 @@ import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
 import { directBatchProcessor, markBatchFailed } from "./processors/direct-batch.js";
 import { persistAdmissionsProcessor } from "./processors/persist-admissions.js";
 import { recoverAdmissions } from "./processors/recover-admissions.js";
+import { recoverBatches } from "./processors/recover-batches.js";
 import { startOutboxRelay } from "./processors/relay-outbox.js";
 import { expireCoupons, releaseStaleReservations } from "./processors/batch-jobs.js";
 import { reconcilePolicies } from "./processors/reconcile-policies.js";
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
   const prefix = keys.queuePrefix();
   const issueQueue = createIssueQueue(bullConnection, prefix);
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: bullConnection, prefix });
+  const directBatchQueue = createDirectBatchQueue(bullConnection, prefix);
 
   const timed = <T>(queue: string, name: string, fn: () => Promise<T>) => async (): Promise<T> => {
     const end = metrics.jobSeconds.startTimer({ queue, name });
@@ -90,7 +93,10 @@ async function main(): Promise<void> {
     [EXPIRY_JOB]: () => expireCoupons(batchDeps),
     [RELEASE_JOB]: () => releaseStaleReservations({ ...batchDeps, timeoutMs: config.RESERVATION_TIMEOUT_MS }),
     [RECONCILE_JOB]: () => reconcilePolicies({ prisma, redis, keys, metrics, log }),
-    [RECOVER_JOB]: async () => ({ recovered: await recover() }),
+    [RECOVER_JOB]: async () => ({
+      recovered: await recover(),
+      batches: await recoverBatches(prisma, directBatchQueue, keys.prefix, config.RECOVERY_GRACE_MS, log),
+    }),
   };
   const runDeps = { databaseUrl: config.DATABASE_URL, redis, keys, metrics, log };
   const maintenanceWorker = new Worker(
@@ -143,7 +149,7 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await Promise.all([issueWorker.close(), maintenanceWorker.close(), batchWorker.close(), relay.stop()]);
-      await Promise.all([issueQueue.close(), maintenanceQueue.close()]);
+      await Promise.all([issueQueue.close(), maintenanceQueue.close(), directBatchQueue.close()]);
       server.close();
       await prisma.$disconnect();
       await Promise.all([redis.quit(), bullConnection.quit()]);

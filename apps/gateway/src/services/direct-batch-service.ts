@@ -55,6 +55,8 @@ export class DirectBatchService {
     private readonly prisma: PrismaClient,
     private readonly queue: Queue<DirectBatchJobData>,
     readonly limits: DirectBatchLimits,
+    /** this deployment's REDIS_PREFIX, recorded on each batch (see recover-batches.ts) */
+    private readonly queuePrefix: string,
   ) {}
 
   /** Stores the list and enqueues the batch; a known Idempotency-Key returns its batch instead. */
@@ -106,8 +108,8 @@ export class DirectBatchService {
     idempotencyKey: string | null,
   ): Promise<bigint> {
     const [row] = await tx.$queryRaw<{ id: bigint }[]>`
-      INSERT INTO direct_batches (policy_id, idempotency_key, total_requested)
-      VALUES (${policyId}, ${idempotencyKey}, 0)
+      INSERT INTO direct_batches (policy_id, idempotency_key, total_requested, queue_prefix)
+      VALUES (${policyId}, ${idempotencyKey}, 0, ${this.queuePrefix})
       ON CONFLICT (policy_id, idempotency_key) DO NOTHING
       RETURNING id`;
     if (!row) throw new Existing();

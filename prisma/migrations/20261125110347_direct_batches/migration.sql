@@ -12,6 +12,7 @@ CREATE TABLE "direct_batches" (
     "success_count" INTEGER NOT NULL DEFAULT 0,
     "failure_count" INTEGER NOT NULL DEFAULT 0,
     "settled_at_submit" INTEGER NOT NULL DEFAULT 0,
+    "queue_prefix" TEXT NOT NULL DEFAULT '',
     "cancel_requested" BOOLEAN NOT NULL DEFAULT false,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "started_at" TIMESTAMPTZ(3),
