@@ -1,6 +1,7 @@
 // DIRECT batches end to end: a real worker process issues what the in-process gateway stored.
 import { randomBytes } from "node:crypto";
 import { PERSIST_JOB, type AdmissionRecord } from "@coupon/queue";
+import { reserveDirectChunk } from "@coupon/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPolicy, startHarness, type Harness } from "../support/harness.js";
 import { startWorker, type Proc } from "../support/processes.js";
@@ -334,6 +335,26 @@ describe("crashes and races", () => {
     await new Promise((r) => setTimeout(r, 2500)); // two more recovery rounds
     expect((await batch(foreign!.id.toString())).state).toBe("QUEUED");
     await h.prisma.directBatch.delete({ where: { id: foreign!.id } });
+    expect((await expectConsistent(policy.id)).length).toBe(3);
+  });
+
+  it("a chunk whose Redis step ran before its worker died is not charged twice when redone", async () => {
+    await ensureWorker();
+    const policy = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: 10 });
+    const users = ["820001", "820002", "820003"];
+    // Stored with no job yet (recovery enqueues it after RECOVERY_GRACE_MS)...
+    const [row] = await h.prisma.$queryRaw<{ id: bigint }[]>`
+      INSERT INTO direct_batches (policy_id, total_requested, queue_prefix)
+      VALUES (${BigInt(policy.id)}, 3, ${h.env.REDIS_PREFIX}) RETURNING id`;
+    const batchId = row!.id.toString();
+    await h.prisma.$executeRaw`
+      INSERT INTO direct_batch_chunks (batch_id, chunk_no, user_ids) VALUES (${row!.id}, 0, ${users}::bigint[])`;
+    // ...and the Redis step of a worker that then died before its commit.
+    const taken = await reserveDirectChunk(h.redis, h.keys, policy.id, batchId, 0, users);
+    expect(taken).toEqual([{ slot: 1 }, { slot: 1 }, { slot: 1 }]);
+    expect(Number(await h.redis.get(h.keys.policy(policy.id).admitted))).toBe(3);
+    const b = await finished(batchId, 30_000);
+    expect(b).toMatchObject({ state: "COMPLETED", successCount: 3 });
     expect((await expectConsistent(policy.id)).length).toBe(3);
   });
 
