@@ -2,12 +2,13 @@
 // `pnpm bench`: runs the benchmarks one after another, each in its own sandbox (database, Redis
 // prefix, processes), and prints one table. See scripts/bench/README.md.
 //
-//   pnpm bench                          all six
+//   pnpm bench                          all seven
 //   pnpm bench -- --only admit          one (or a comma-separated list)
 //   pnpm bench -- --duration 20         longer wrk runs
 //   pnpm bench -- --help
 import { parseArgs } from "node:util";
 import * as admit from "./benchmarks/admit.mjs";
+import * as directBatch from "./benchmarks/direct-batch.mjs";
 import * as expiry from "./benchmarks/expiry.mjs";
 import * as flashSale from "./benchmarks/flash-sale.mjs";
 import * as persist from "./benchmarks/persist.mjs";
@@ -21,7 +22,7 @@ import { failedRow } from "./lib/results.mjs";
 import { closeAll } from "./lib/sandbox.mjs";
 import { renderTable } from "./lib/table.mjs";
 
-const BENCHMARKS = [soldOut, admit, persist, flashSale, expiry, release];
+const BENCHMARKS = [soldOut, admit, persist, flashSale, expiry, release, directBatch];
 
 const OPTIONS = {
   only: { type: "string", help: "NAME[,NAME]: run only these benchmarks" },
@@ -43,6 +44,7 @@ const OPTIONS = {
   "expiry-n": { type: "string", default: "1000000", help: "due coupons the expiry benchmark expires" },
   "expiry-burst-duration": { type: "string", default: "20", help: "seconds of each FCFS burst of the expiry benchmark" },
   "release-n": { type: "string", default: "100000", help: "stale reservations the release benchmark releases" },
+  "direct-n": { type: "string", default: "1000000", help: "users of the direct-batch benchmark's one batch" },
   keep: { type: "boolean", default: false, help: "keep databases, Redis keys and token files (for debugging)" },
   cleanup: { type: "boolean", help: "drop coupon_bench_* databases and bench-* Redis keys left by killed runs, then exit" },
   verbose: { type: "boolean", default: false, help: "print wrk's own output too" },
@@ -81,6 +83,7 @@ function parseOptions() {
     expiryN: num("expiry-n", { min: 1 }),
     expiryBurstDuration: num("expiry-burst-duration", { min: 1 }),
     releaseN: num("release-n", { min: 1 }),
+    directN: num("direct-n", { min: 1 }),
     keep: values.keep,
     verbose: values.verbose,
     strict: values.strict,

@@ -1,6 +1,6 @@
 // Builds the gateway without listening, so tests drive it through inject().
 import type { PrismaClient } from "@coupon/db/client";
-import type { AdmissionBatcher } from "@coupon/queue";
+import type { AdmissionBatcher, DirectBatchJobData } from "@coupon/queue";
 import { onPolicyChanged, type KeySpace, type RedisClient, type ScriptedClient } from "@coupon/redis";
 import { gatewayMetrics, loggerOptions } from "@coupon/telemetry";
 import type { Queue } from "bullmq";
@@ -11,6 +11,7 @@ import docsPlugin from "./plugins/docs.js";
 import errorsPlugin from "./plugins/errors.js";
 import { lazyChildLogger } from "./plugins/lazy-logger.js";
 import { problem, sendProblem } from "./problem.js";
+import { adminBatchRoutes } from "./routes/admin-batches.js";
 import { adminCouponRoutes } from "./routes/admin-coupons.js";
 import { adminPolicyRoutes } from "./routes/admin-policies.js";
 import { adminScheduleRoutes } from "./routes/admin-schedules.js";
@@ -18,6 +19,7 @@ import { couponTransitionRoutes } from "./routes/coupon-transitions.js";
 import { healthRoutes } from "./routes/health.js";
 import { issueRoutes } from "./routes/issue.js";
 import { userReadRoutes } from "./routes/user-reads.js";
+import { DirectBatchService, type DirectBatchLimits } from "./services/direct-batch-service.js";
 import { CouponService } from "./services/coupon-service.js";
 import { IssueService } from "./services/issue-service.js";
 import { PolicyService } from "./services/policy-service.js";
@@ -34,6 +36,9 @@ export interface AppDeps {
   batcher: AdmissionBatcher;
   /** the workers' maintenance queue: the admin's schedules API reads and feeds it */
   maintenanceQueue: Queue;
+  /** where a stored DIRECT batch goes for the workers */
+  directBatchQueue: Queue<DirectBatchJobData>;
+  directBatchLimits: DirectBatchLimits;
   registry: Registry;
   /** a connection of its own for pub/sub; without one, refusals are not cached */
   subscriber?: RedisClient;
@@ -91,5 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const coupons = new CouponService(deps.prisma, deps.redis, deps.keys);
   await app.register(couponTransitionRoutes, { coupons });
   await app.register(adminCouponRoutes, { coupons });
+  await app.register(adminBatchRoutes, {
+    batches: new DirectBatchService(deps.prisma, deps.directBatchQueue, deps.directBatchLimits, deps.keys.prefix),
+  });
   return app;
 }

@@ -2,7 +2,14 @@
 // server process and the tests both start a gateway this way; close() undoes all of it.
 import type { Config } from "@coupon/config";
 import { createPrismaClient, type PrismaClient } from "@coupon/db/client";
-import { AdmissionBatcher, MAINTENANCE_QUEUE, createIssueQueue, type PersistJobData } from "@coupon/queue";
+import {
+  AdmissionBatcher,
+  MAINTENANCE_QUEUE,
+  createDirectBatchQueue,
+  createIssueQueue,
+  type DirectBatchJobData,
+  type PersistJobData,
+} from "@coupon/queue";
 import { KeySpace, createRedisClient, withScripts, type ScriptedClient } from "@coupon/redis";
 import { createRegistry } from "@coupon/telemetry";
 import { Queue } from "bullmq";
@@ -16,6 +23,7 @@ export interface Gateway {
   keys: KeySpace;
   queue: Queue<PersistJobData>;
   maintenanceQueue: Queue;
+  directBatchQueue: Queue<DirectBatchJobData>;
   /** stop taking requests, answer those in flight, enqueue what is buffered, disconnect */
   close: () => Promise<void>;
 }
@@ -28,6 +36,7 @@ export async function createGateway(config: Config): Promise<Gateway> {
   const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
   const queue = createIssueQueue(queueConnection, keys.queuePrefix());
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: queueConnection, prefix: keys.queuePrefix() });
+  const directBatchQueue = createDirectBatchQueue(queueConnection, keys.queuePrefix());
   const batcher = new AdmissionBatcher(queue, config.ISSUE_BATCH_MAX, config.ISSUE_BATCH_WINDOW_MS);
   const app = await buildApp({
     jwtSecret: config.JWT_SECRET,
@@ -38,6 +47,12 @@ export async function createGateway(config: Config): Promise<Gateway> {
     keys,
     batcher,
     maintenanceQueue,
+    directBatchQueue,
+    directBatchLimits: {
+      maxBytes: config.DIRECT_BATCH_MAX_BYTES,
+      maxIds: config.DIRECT_BATCH_MAX_IDS,
+      chunkSize: config.DIRECT_BATCH_CHUNK,
+    },
     registry: createRegistry("gateway"),
     subscriber,
     soldOutCacheMs: config.SOLD_OUT_CACHE_MS,
@@ -50,10 +65,11 @@ export async function createGateway(config: Config): Promise<Gateway> {
     keys,
     queue,
     maintenanceQueue,
+    directBatchQueue,
     close: async () => {
       await app.close();
       await batcher.drain();
-      await Promise.all([queue.close(), maintenanceQueue.close()]);
+      await Promise.all([queue.close(), maintenanceQueue.close(), directBatchQueue.close()]);
       await prisma.$disconnect();
       await Promise.all([redis.quit(), queueConnection.quit(), subscriber.quit()]);
     },

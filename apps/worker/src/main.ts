@@ -5,20 +5,24 @@ import { Queue, Worker } from "bullmq";
 import { ConfigError, loadConfig } from "@coupon/config";
 import { createPrismaClient } from "@coupon/db/client";
 import {
+  DIRECT_BATCH_QUEUE,
   EXPIRY_JOB,
   ISSUE_QUEUE,
   MAINTENANCE_QUEUE,
   RECONCILE_JOB,
   RECOVER_JOB,
   RELEASE_JOB,
+  createDirectBatchQueue,
   createIssueQueue,
   isScheduledJob,
   type ScheduledJob,
 } from "@coupon/queue";
 import { KeySpace, createRedisClient, withScripts } from "@coupon/redis";
 import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
+import { directBatchProcessor, markBatchFailed } from "./processors/direct-batch.js";
 import { persistAdmissionsProcessor } from "./processors/persist-admissions.js";
 import { recoverAdmissions } from "./processors/recover-admissions.js";
+import { recoverBatches } from "./processors/recover-batches.js";
 import { startOutboxRelay } from "./processors/relay-outbox.js";
 import { expireCoupons, releaseStaleReservations } from "./processors/batch-jobs.js";
 import { reconcilePolicies } from "./processors/reconcile-policies.js";
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
   const prefix = keys.queuePrefix();
   const issueQueue = createIssueQueue(bullConnection, prefix);
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: bullConnection, prefix });
+  const directBatchQueue = createDirectBatchQueue(bullConnection, prefix);
 
   const timed = <T>(queue: string, name: string, fn: () => Promise<T>) => async (): Promise<T> => {
     const end = metrics.jobSeconds.startTimer({ queue, name });
@@ -59,6 +64,20 @@ async function main(): Promise<void> {
     lockDuration: config.WORKER_LOCK_DURATION_MS,
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
   });
+  let stopping = false;
+  const runBatch = directBatchProcessor({ prisma, redis, keys, metrics, log, stopping: () => stopping });
+  const batchWorker = new Worker(DIRECT_BATCH_QUEUE, (job) => timed(DIRECT_BATCH_QUEUE, job.name, () => runBatch(job))(), {
+    connection: bullConnection,
+    prefix,
+    concurrency: config.DIRECT_BATCH_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    // A batch's job holds its lock for minutes: a stall is a dead worker, never a slow one.
+    maxStalledCount: 100,
+  });
+  batchWorker.on("failed", (job) => {
+    markBatchFailed(prisma, job, log).catch((err: unknown) => log.error({ err, jobId: job?.id }, "could not mark the batch FAILED"));
+  });
   const recover = (): Promise<number> =>
     recoverAdmissions({
       redis,
@@ -74,7 +93,10 @@ async function main(): Promise<void> {
     [EXPIRY_JOB]: () => expireCoupons(batchDeps),
     [RELEASE_JOB]: () => releaseStaleReservations({ ...batchDeps, timeoutMs: config.RESERVATION_TIMEOUT_MS }),
     [RECONCILE_JOB]: () => reconcilePolicies({ prisma, redis, keys, metrics, log }),
-    [RECOVER_JOB]: async () => ({ recovered: await recover() }),
+    [RECOVER_JOB]: async () => ({
+      recovered: await recover(),
+      batches: await recoverBatches(prisma, directBatchQueue, keys.prefix, config.RECOVERY_GRACE_MS, log),
+    }),
   };
   const runDeps = { databaseUrl: config.DATABASE_URL, redis, keys, metrics, log };
   const maintenanceWorker = new Worker(
@@ -88,7 +110,7 @@ async function main(): Promise<void> {
     // job on this worker finds the advisory lock taken like any other worker would.
     { connection: bullConnection, prefix, concurrency: 4 },
   );
-  for (const w of [issueWorker, maintenanceWorker]) {
+  for (const w of [issueWorker, maintenanceWorker, batchWorker]) {
     w.on("failed", (job, err) => log.error({ jobId: job?.id, queue: w.name, err }, "job failed"));
     w.on("error", (err) => log.error({ err, queue: w.name }, "worker error"));
   }
@@ -124,7 +146,6 @@ async function main(): Promise<void> {
   });
   log.info({ metricsPort: config.WORKER_METRICS_PORT, concurrency: config.WORKER_CONCURRENCY }, "worker started");
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -136,8 +157,8 @@ async function main(): Promise<void> {
     force.unref();
     clearInterval(schedulerRefresh);
     try {
-      await Promise.all([issueWorker.close(), maintenanceWorker.close(), relay.stop()]);
-      await Promise.all([issueQueue.close(), maintenanceQueue.close()]);
+      await Promise.all([issueWorker.close(), maintenanceWorker.close(), batchWorker.close(), relay.stop()]);
+      await Promise.all([issueQueue.close(), maintenanceQueue.close(), directBatchQueue.close()]);
       server.close();
       await prisma.$disconnect();
       await Promise.all([redis.quit(), bullConnection.quit()]);

@@ -67,6 +67,14 @@ const schema = z.object({
   RECONCILE_CRON: cron.default("* * * * *"),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   BODY_LIMIT_BYTES: positiveInt.default(16_384),
+  /** largest DIRECT batch upload (POST /admin/policies/:id/direct-issues only; 413 beyond it) */
+  DIRECT_BATCH_MAX_BYTES: positiveInt.default(32 * 1024 * 1024),
+  /** most user ids one DIRECT batch may list (413 beyond it) */
+  DIRECT_BATCH_MAX_IDS: positiveInt.default(1_000_000),
+  /** user ids per stored chunk: the worker issues one chunk per transaction */
+  DIRECT_BATCH_CHUNK: positiveInt.max(10_000).default(5000),
+  /** DIRECT batches one worker runs at once */
+  DIRECT_BATCH_CONCURRENCY: positiveInt.max(16).default(1),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -6,3 +6,4 @@ export * from "./coupon-transitions.js";
 export * from "./policy.js";
 export * from "./issue-request.js";
 export * from "./events.js";
+export * from "./direct-batch.js";

@@ -46,3 +46,17 @@ export function parsePersistJob(data: unknown): PersistJobData | null {
   if (!Array.isArray(admissions) || admissions.length === 0 || !admissions.every(isAdmission)) return null;
   return { admissions };
 }
+
+export const DIRECT_BATCH_QUEUE = "direct-batch";
+export const DIRECT_BATCH_JOB = "direct-batch";
+
+export interface DirectBatchJobData {
+  batchId: string;
+}
+
+/** Null when the payload is not a batch job. */
+export function parseDirectBatchJob(data: unknown): DirectBatchJobData | null {
+  if (typeof data !== "object" || data === null) return null;
+  const batchId = (data as { batchId?: unknown }).batchId;
+  return isId(batchId) ? { batchId } : null;
+}

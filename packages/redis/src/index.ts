@@ -7,3 +7,4 @@ export * from "./policy-state.js";
 export * from "./policy-events.js";
 export * from "./coupon-cache.js";
 export * from "./schedule-runs.js";
+export * from "./direct-batch.js";

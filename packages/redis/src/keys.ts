@@ -14,6 +14,8 @@ export interface PolicyKeys {
   pending: string;
   /** zset requestId by admittedAtMs: what recovery scans for admissions that never reached the queue */
   pendingAt: string;
+  /** string: what a DIRECT batch's chunk took here (see reserveDirect-5.lua), so a redone chunk takes nothing twice */
+  directChunk(batchId: string, chunkNo: number): string;
   /** staging hashes that one rebuild (named by its token) fills before it swaps them in */
   staging(token: string): { counts: string; first: string };
 }
@@ -32,6 +34,7 @@ export class KeySpace {
       first: `${base}:first`,
       pending: `${base}:pending`,
       pendingAt: `${base}:pending-at`,
+      directChunk: (batchId, chunkNo) => `${base}:direct:${batchId}:${chunkNo}`,
       staging: (token) => ({ counts: `${base}:staging:${token}:counts`, first: `${base}:staging:${token}:first` }),
     };
   }

@@ -14,6 +14,8 @@ export const SCRIPT_NAMES = [
   "completeAdmissions",
   "releaseAdmission",
   "raiseAdmitted",
+  "reserveDirect",
+  "settleDirect",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -97,6 +97,30 @@ export function workerMetrics(registry: Registry) {
       help: "Relay rounds that failed and were rolled back (their events are published again later)",
       registers: [registry],
     }),
+    // No batch id label: batches are unbounded. Per-batch progress is in GET /admin/batches/:id.
+    batchUsers: new Counter({
+      name: "coupon_batch_users_total",
+      help: "Users of DIRECT batches the worker settled, by outcome (ISSUED or the failure reason)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    batchChunkSeconds: new Histogram({
+      name: "coupon_batch_chunk_duration_seconds",
+      help: "Time to issue one chunk of a DIRECT batch (reserve in Redis, one transaction, settle)",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    batchRemaining: new Gauge({
+      name: "coupon_batch_remaining_users",
+      help: "Users still to do in the DIRECT batches this worker is running",
+      registers: [registry],
+    }),
+    batchesFinished: new Counter({
+      name: "coupon_batches_finished_total",
+      help: "DIRECT batches this worker finished, by final state",
+      labelNames: ["state"] as const,
+      registers: [registry],
+    }),
   };
 }
 export type WorkerMetrics = ReturnType<typeof workerMetrics>;

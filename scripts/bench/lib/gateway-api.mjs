@@ -3,12 +3,12 @@
 import { Pool } from "undici";
 import { tokenSigner } from "./tokens.mjs";
 
-/** POST /admin/policies with a FCFS body like test/support/harness.ts policyBody. Returns the policy id. */
-export async function createPolicy(gateway, sandbox, { totalQuantity, name = `Bench ${sandbox.bench}` }) {
+/** POST /admin/policies with a FCFS (or DIRECT) body like test/support/harness.ts policyBody. Returns the policy id. */
+export async function createPolicy(gateway, sandbox, { totalQuantity, name = `Bench ${sandbox.bench}`, issueType = "FCFS" }) {
   const now = Date.now();
   const body = {
     name,
-    issueType: "FCFS",
+    issueType,
     perUserLimit: 1,
     totalQuantity,
     validDays: 30,
