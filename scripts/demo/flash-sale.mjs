@@ -87,10 +87,21 @@ let done = 0;
 let persisted = 0;
 let lastAdmissionAt = 0;
 
+let allPersistedAt = 0;
 const pollPersisted = async () => {
   const r = await db.query("SELECT count(*)::int AS n FROM coupon_issues WHERE policy_id = $1", [policyId]);
   persisted = r.rows[0].n;
+  // Every winner is persisted once the stock is gone (or the burst is over) and the counts meet.
+  const admissionsOver = counts.admitted >= COUPONS || done === presses.length;
+  if (!allPersistedAt && admissionsOver && persisted >= counts.admitted) allPersistedAt = performance.now();
 };
+// A fast watcher of its own, so the moment the last winner is persisted is known to within 50 ms.
+let watching = false;
+const watcher = setInterval(() => {
+  if (watching || allPersistedAt) return;
+  watching = true;
+  void pollPersisted().finally(() => (watching = false));
+}, 50);
 const progress = () => {
   const line = `  sent ${done.toLocaleString()}/${presses.length.toLocaleString()}  admitted ${counts.admitted}  sold out ${counts.soldOut}  duplicates ${counts.duplicate}  persisted ${persisted}`;
   if (tty) process.stdout.write(`\r${line}   `);
@@ -127,8 +138,9 @@ while (Date.now() < deadline) {
   if (persisted >= counts.admitted && (await redis.hlen(pendingKey)) === 0) break;
   await new Promise((r) => setTimeout(r, 50));
 }
-const persistedAfter = (performance.now() - lastAdmissionAt) / 1000;
+const persistedAfter = Math.max(0, ((allPersistedAt || performance.now()) - lastAdmissionAt) / 1000);
 clearInterval(ticker);
+clearInterval(watcher);
 await pollPersisted();
 progress();
 if (tty) process.stdout.write("\n");
@@ -167,7 +179,7 @@ const rows = [
   ["latency p50", `${pct(0.5).toFixed(2)} ms`],
   ["latency p99", `${pct(0.99).toFixed(2)} ms`],
   ["requests/s", Math.round(presses.length / elapsed).toLocaleString()],
-  ["all winners persisted", `${persistedAfter.toFixed(2)} s after the last admission`],
+  ["all winners persisted", `${persistedAfter.toFixed(2)} s after the last admission (polled every 50 ms)`],
 ];
 console.log("\nReport");
 for (const [k, v] of rows) console.log(`  ${k.padEnd(24)} ${v}`);
