@@ -10,6 +10,7 @@
 import { couponExpiry, generateCouponNumber, type FailureReason } from "@coupon/domain";
 import { Prisma, type PrismaClient } from "@coupon/db/client";
 import type { AdmissionRecord } from "@coupon/queue";
+import { couponIssuedPayload } from "./coupon-issued-event.js";
 
 export type Outcome =
   | { requestId: string; userId: string; status: "ISSUED"; admittedAt: number }
@@ -209,12 +210,7 @@ function insertCouponsCte(policyId: string, rows: AdmissionRecord[], now: Date, 
     ),
     evt AS (
       INSERT INTO outbox_events (event_type, aggregate_id, payload, created_at)
-      SELECT 'CouponIssued', id, jsonb_build_object(
-               'type', 'CouponIssued', 'couponId', id::text, 'couponNumber', coupon_number,
-               'policyId', ${policyId}::text, 'userId', user_id::text, 'status', 'ISSUED',
-               'occurredAt', ${now.toISOString()}::text, 'requestId', request_id,
-               'expiresAt', ${expiresAt.toISOString()}::text),
-             ${now}
+      SELECT 'CouponIssued', id, ${couponIssuedPayload({ policyId, now, expiresAt, withRequestId: true })}, ${now}
       FROM joined
     )`;
 }

@@ -7,6 +7,7 @@
 import { couponExpiry, generateCouponNumber, type DirectFailureReason } from "@coupon/domain";
 import type { PrismaClient } from "@coupon/db/client";
 import { reserveDirectChunk, type KeySpace, type ScriptedClient } from "@coupon/redis";
+import { couponIssuedPayload } from "./coupon-issued-event.js";
 
 export interface ChunkOutcome {
   chunkNo: number;
@@ -110,11 +111,7 @@ export async function issueDirectChunk(
           ),
           evt AS (
             INSERT INTO outbox_events (event_type, aggregate_id, payload, created_at)
-            SELECT 'CouponIssued', id, jsonb_build_object(
-                     'type', 'CouponIssued', 'couponId', id::text, 'couponNumber', coupon_number,
-                     'policyId', ${policyId}::text, 'userId', user_id::text, 'status', 'ISSUED',
-                     'occurredAt', ${now.toISOString()}::text, 'expiresAt', ${expiresAt.toISOString()}::text),
-                   ${now}
+            SELECT 'CouponIssued', id, ${couponIssuedPayload({ policyId, now, expiresAt, withRequestId: false })}, ${now}
             FROM ins
           ),
           upd AS (
