@@ -321,4 +321,21 @@ describe("expiry at scale", () => {
     expect(text).not.toMatch(/Sort|Seq Scan/);
     expect((await runJob(h.app, h.maintenanceQueue, "expiry")).outcome).toBe("ok");
   });
+
+  it("the partial reserved_at index serves the stale-reservation scan", async () => {
+    // Many coupons at checkout recently, a few reserved long ago: only the index on RESERVED rows'
+    // reserved_at finds the old ones without reading the rest.
+    const policy = await createPolicy(h.app, { totalQuantity: 100 });
+    await insertCoupons(policy.id, 20_000, { status: "RESERVED", expiresInMs: 30 * 86_400_000, reservedAgoMs: 60_000 });
+    await insertCoupons(policy.id, 200, { status: "RESERVED", expiresInMs: 30 * 86_400_000, reservedAgoMs: 7_200_000 });
+    await h.prisma.$executeRawUnsafe("ANALYZE coupon_issues");
+    const plan = await h.prisma.$queryRawUnsafe<{ "QUERY PLAN": string }[]>(
+      `EXPLAIN SELECT ctid AS tid, id FROM coupon_issues
+       WHERE status = 'RESERVED' AND reserved_at <= now() - interval '30 minutes'
+       LIMIT 5000 FOR UPDATE SKIP LOCKED`,
+    );
+    const text = plan.map((r) => r["QUERY PLAN"]).join("\n");
+    expect(text).toMatch(/Index (Only )?Scan using coupon_issues_reserved_at_idx/);
+    expect(text).not.toMatch(/Seq Scan/);
+  });
 });
