@@ -11,6 +11,7 @@ import docsPlugin from "./plugins/docs.js";
 import errorsPlugin from "./plugins/errors.js";
 import { lazyChildLogger } from "./plugins/lazy-logger.js";
 import { queueBoardPlugin } from "./plugins/queue-board.js";
+import requestIdPlugin, { requestIdGenerator } from "./plugins/request-id.js";
 import { problem, sendProblem } from "./problem.js";
 import { adminBatchRoutes } from "./routes/admin-batches.js";
 import { adminCouponRoutes } from "./routes/admin-coupons.js";
@@ -58,6 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     bodyLimit: deps.bodyLimit,
     trustProxy: deps.trustProxy ?? false,
+    genReqId: requestIdGenerator(),
     // One log line per request would cost more than the request itself under a stampede.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
@@ -74,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(errorsPlugin);
+  await app.register(requestIdPlugin);
   await app.register(authPlugin, { secret: deps.jwtSecret });
   await app.register(docsPlugin);
 
