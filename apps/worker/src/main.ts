@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       timed(MAINTENANCE_QUEUE, job.name, async () => {
         if (!isScheduledJob(job.name)) throw new Error(`unknown maintenance job ${job.name}`);
         const run = await runScheduled(runDeps, job.name, bodies[job.name], { exclusive: job.name !== RECOVER_JOB });
-        // One line per run (a few a minute): which worker ran which tick, and how it ended.
+        // One line per run (about a dozen a minute at the defaults): which worker ran which tick, and how it ended.
         log.info({ job: job.name, jobId: job.id, outcome: run.outcome, result: run.result }, "scheduled job finished");
         return run;
       })(),

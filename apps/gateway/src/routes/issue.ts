@@ -43,7 +43,8 @@ export async function issueRoutes(
     if (!outcome.ok) return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
     // One line per admission (bounded by the stock; refusals, the millions, log nothing): it joins
     // the HTTP request id (reqId) to the admission's requestId, which the worker's line carries.
-    reply.log.info({ requestId: outcome.requestId, way }, "admitted");
+    // The app's logger with reqId written in, not the request's child: no pino child per winner.
+    app.log.info({ reqId: reply.request.id, requestId: outcome.requestId, way }, "admitted");
     return reply.code(202).send({ requestId: outcome.requestId, status: "PENDING" });
   };
 
