@@ -9,6 +9,8 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export interface Proc {
   child: ChildProcess;
   output: () => string;
+  /** every JSON line the process wrote to stdout (its pino log), parsed, oldest first */
+  logLines: () => Record<string, unknown>[];
   kill: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
@@ -32,12 +34,28 @@ function start(script: string, env: Record<string, string>): Proc {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout?.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  let partial = "";
+  const logs: Record<string, unknown>[] = [];
+  child.stdout?.on("data", (d: Buffer) => {
+    const text = d.toString();
+    out = (out + text).slice(-20_000);
+    const parts = (partial + text).split("\n");
+    partial = parts.pop() ?? "";
+    for (const line of parts) {
+      if (!line.startsWith("{") || logs.length >= 200_000) continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
   child.stderr?.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return {
     child,
     output: () => out,
+    logLines: () => logs,
     kill: async (signal = "SIGKILL") => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

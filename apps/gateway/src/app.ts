@@ -10,6 +10,8 @@ import authPlugin from "./plugins/auth.js";
 import docsPlugin from "./plugins/docs.js";
 import errorsPlugin from "./plugins/errors.js";
 import { lazyChildLogger } from "./plugins/lazy-logger.js";
+import { queueBoardPlugin } from "./plugins/queue-board.js";
+import requestIdPlugin, { requestIdGenerator } from "./plugins/request-id.js";
 import { problem, sendProblem } from "./problem.js";
 import { adminBatchRoutes } from "./routes/admin-batches.js";
 import { adminCouponRoutes } from "./routes/admin-coupons.js";
@@ -39,6 +41,10 @@ export interface AppDeps {
   /** where a stored DIRECT batch goes for the workers */
   directBatchQueue: Queue<DirectBatchJobData>;
   directBatchLimits: DirectBatchLimits;
+  /** the issue queue, shown on the queue board with the other two */
+  issueQueue?: Queue;
+  /** mount bull-board at /admin/queues (default true) */
+  queueBoard?: boolean;
   registry: Registry;
   /** a connection of its own for pub/sub; without one, refusals are not cached */
   subscriber?: RedisClient;
@@ -53,6 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     bodyLimit: deps.bodyLimit,
     trustProxy: deps.trustProxy ?? false,
+    genReqId: requestIdGenerator(),
     // One log line per request would cost more than the request itself under a stampede.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
@@ -69,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(errorsPlugin);
+  await app.register(requestIdPlugin);
   await app.register(authPlugin, { secret: deps.jwtSecret });
   await app.register(docsPlugin);
 
@@ -99,5 +107,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminBatchRoutes, {
     batches: new DirectBatchService(deps.prisma, deps.directBatchQueue, deps.directBatchLimits, deps.keys.prefix),
   });
+  if (deps.queueBoard !== false) {
+    const queues = [deps.issueQueue, deps.maintenanceQueue, deps.directBatchQueue].filter((q): q is Queue => q !== undefined);
+    await app.register(queueBoardPlugin, { path: "/admin/queues", queues });
+  }
   return app;
 }

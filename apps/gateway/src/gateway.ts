@@ -48,6 +48,8 @@ export async function createGateway(config: Config): Promise<Gateway> {
     batcher,
     maintenanceQueue,
     directBatchQueue,
+    issueQueue: queue,
+    queueBoard: config.BULL_BOARD_ENABLED,
     directBatchLimits: {
       maxBytes: config.DIRECT_BATCH_MAX_BYTES,
       maxIds: config.DIRECT_BATCH_MAX_IDS,

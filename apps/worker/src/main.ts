@@ -104,7 +104,10 @@ async function main(): Promise<void> {
     (job) =>
       timed(MAINTENANCE_QUEUE, job.name, async () => {
         if (!isScheduledJob(job.name)) throw new Error(`unknown maintenance job ${job.name}`);
-        return runScheduled(runDeps, job.name, bodies[job.name], { exclusive: job.name !== RECOVER_JOB });
+        const run = await runScheduled(runDeps, job.name, bodies[job.name], { exclusive: job.name !== RECOVER_JOB });
+        // One line per run (about a dozen a minute at the defaults): which worker ran which tick, and how it ended.
+        log.info({ job: job.name, jobId: job.id, outcome: run.outcome, result: run.result }, "scheduled job finished");
+        return run;
       })(),
     // More than one so a long expiry run does not hold recovery back; a second run of the same
     // job on this worker finds the advisory lock taken like any other worker would.

@@ -73,6 +73,8 @@ const schema = z.object({
   DIRECT_BATCH_MAX_IDS: positiveInt.default(1_000_000),
   /** user ids per stored chunk: the worker issues one chunk per transaction */
   DIRECT_BATCH_CHUNK: positiveInt.max(10_000).default(5000),
+  /** bull-board at /admin/queues on the gateway (admins only) */
+  BULL_BOARD_ENABLED: z.enum(["true", "false", "1", "0"]).default("true").transform((v) => v === "true" || v === "1"),
   /** DIRECT batches one worker runs at once */
   DIRECT_BATCH_CONCURRENCY: positiveInt.max(16).default(1),
 });

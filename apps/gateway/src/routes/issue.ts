@@ -41,6 +41,10 @@ export async function issueRoutes(
     end();
     count(way, outcome.ok ? "ADMITTED" : outcome.code);
     if (!outcome.ok) return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
+    // One line per admission (bounded by the stock; refusals, the millions, log nothing): it joins
+    // the HTTP request id (reqId) to the admission's requestId, which the worker's line carries.
+    // The app's logger with reqId written in, not the request's child: no pino child per winner.
+    app.log.info({ reqId: reply.request.id, requestId: outcome.requestId, way }, "admitted");
     return reply.code(202).send({ requestId: outcome.requestId, status: "PENDING" });
   };
 

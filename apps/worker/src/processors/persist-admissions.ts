@@ -36,12 +36,15 @@ export function persistAdmissionsProcessor(deps: PersistDeps) {
       const now = Date.now();
       deps.metrics.persisted.inc({ way: "admission" }, result.inserted);
       for (const o of result.outcomes) {
+        // One line per admission, with the requestId the gateway logged when it admitted it.
         if (o.status === "ISSUED") {
           issued++;
           deps.metrics.persistSeconds.observe(Math.max(0, now - o.admittedAt) / 1000);
+          deps.log.info({ requestId: o.requestId, jobId: job.id, status: o.status }, "admission persisted");
         } else {
           failed++;
           deps.metrics.failed.inc({ reason: o.reason });
+          deps.log.warn({ requestId: o.requestId, jobId: job.id, status: o.status, reason: o.reason }, "admission failed");
         }
       }
       if (result.outcomes.some((o) => o.status === "FAILED")) {
