@@ -27,7 +27,14 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
   const dir = mkdtempSync(join(tmpdir(), "coupon-redis-cluster-"));
   const servers: ChildProcess[] = [];
   const ports: number[] = [];
+  // Should the test process end without calling stop() (a crash, Ctrl-C), the servers go with it.
+  const killNow = () => {
+    for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("exit", killNow);
   const stop = async () => {
+    process.off("exit", killNow);
     await Promise.all(
       servers.map(
         (s) =>
