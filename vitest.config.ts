@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["**/test/**/*.test.ts"],
-    exclude: ["**/node_modules/**", "**/dist/**"],
+    // test/cluster/* needs the Redis Cluster of vitest.cluster.config.ts.
+    exclude: ["**/node_modules/**", "**/dist/**", "test/cluster/**"],
     globalSetup: ["test/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -2,7 +2,7 @@
 # One command from a fresh clone to a flash sale: install, build, prepare the database, start a
 # gateway and a worker, run 20,000 simulated users at 1,000 coupons, report, stop everything.
 # Override with env: DEMO_USERS, DEMO_COUPONS, DEMO_CONNECTIONS, PORT, WORKER_METRICS_PORT,
-# REDIS_URL, DATABASE_URL, JWT_SECRET.
+# REDIS_URL, REDIS_CLUSTER_NODES, DATABASE_URL, JWT_SECRET.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure.sh

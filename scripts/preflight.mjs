@@ -16,7 +16,10 @@ function reachable({ host, port }) {
 }
 
 const checks = [
-  ["Redis", target(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", 6379), "REDIS_URL"],
+  // On a Redis Cluster the first seed node stands for it (the client finds the others from it).
+  process.env.REDIS_CLUSTER_NODES
+    ? ["Redis", target(`redis://${process.env.REDIS_CLUSTER_NODES.split(",")[0].trim()}`, 6379), "REDIS_CLUSTER_NODES"]
+    : ["Redis", target(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", 6379), "REDIS_URL"],
   ["PostgreSQL", target(process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/coupon", 5432), "DATABASE_URL"],
 ];
 let ok = true;

@@ -4,10 +4,10 @@
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { createSigner } from "fast-jwt";
-import { Redis } from "ioredis";
 import pg from "pg";
 import { Pool } from "undici";
-import { KeySpace } from "@coupon/redis";
+import { loadConfig } from "@coupon/config";
+import { KeySpace, createRedisClient } from "@coupon/redis";
 
 const { values: args } = parseArgs({
   options: {
@@ -24,7 +24,8 @@ const CONNECTIONS = Number(args.connections);
 const IMPATIENT = Number(args.impatient);
 const sign = createSigner({ key: process.env.JWT_SECRET, algorithm: "HS256", expiresIn: 3_600_000 });
 const keys = new KeySpace(process.env.REDIS_PREFIX ?? "cp");
-const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+// The same Redis the gateway and worker use: a single one, or the cluster of REDIS_CLUSTER_NODES.
+const redis = createRedisClient(loadConfig());
 const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
 await db.connect();
 const http = new Pool(args.url, { connections: CONNECTIONS });

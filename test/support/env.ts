@@ -1,4 +1,5 @@
-// Configuration for one test file: the run's database, Redis DB 0 with a prefix of its own.
+// Configuration for one test file: the run's database, Redis DB 0 with a prefix of its own (or the
+// run's Redis Cluster, when test/cluster-setup.ts started one).
 import { randomBytes } from "node:crypto";
 
 export const JWT_SECRET = "test-secret-test-secret-test-secret-0123456789";
@@ -20,6 +21,7 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
   return {
     DATABASE_URL: databaseUrl,
     REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    ...(process.env.TEST_REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: process.env.TEST_REDIS_CLUSTER_NODES } : {}),
     REDIS_PREFIX: `t-${randomBytes(5).toString("hex")}`,
     JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",

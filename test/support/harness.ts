@@ -2,10 +2,9 @@
 // handles on both stores for assertions. Wired exactly as the server process wires it.
 import { loadConfig } from "@coupon/config";
 import type { PrismaClient } from "@coupon/db/client";
-import { createRedisClient, type KeySpace, type ScriptedClient } from "@coupon/redis";
+import { createRedisClient, deleteMatching, type KeySpace, type RedisClient, type ScriptedClient } from "@coupon/redis";
 import type { FastifyInstance } from "fastify";
 import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { createGateway } from "../../apps/gateway/src/gateway.js";
 import { adminToken, bearer } from "./tokens.js";
 import { testEnv, type TestEnv } from "./env.js";
@@ -30,20 +29,16 @@ export async function startHarness(overrides: Record<string, string> = {}): Prom
     env,
     close: async () => {
       await gateway.close();
-      const cleaner = createRedisClient(env.REDIS_URL);
+      const cleaner = createRedisClient(loadConfig(env));
       await deleteKeys(cleaner, `${env.REDIS_PREFIX}:*`);
       await cleaner.quit();
     },
   };
 }
 
-export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== "0");
+/** Every key matching `pattern`, on every master when Redis is a cluster. */
+export async function deleteKeys(redis: RedisClient, pattern: string): Promise<void> {
+  await deleteMatching(redis, pattern);
 }
 
 export interface PolicyInput {

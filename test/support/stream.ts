@@ -1,5 +1,5 @@
 // Reads the event stream back for assertions (XRANGE, in pages).
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@coupon/redis";
 
 export interface StreamEvent {
   streamId: string;
@@ -9,7 +9,7 @@ export interface StreamEvent {
   payload: string;
 }
 
-export async function readStream(redis: Redis, key: string): Promise<StreamEvent[]> {
+export async function readStream(redis: RedisClient, key: string): Promise<StreamEvent[]> {
   const out: StreamEvent[] = [];
   let start = "-";
   for (;;) {

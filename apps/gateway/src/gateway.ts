@@ -30,9 +30,9 @@ export interface Gateway {
 
 export async function createGateway(config: Config): Promise<Gateway> {
   const keys = new KeySpace(config.REDIS_PREFIX);
-  const redis = withScripts(createRedisClient(config.REDIS_URL, { name: "gateway" }));
-  const queueConnection = createRedisClient(config.REDIS_URL, { name: "gateway-queue" });
-  const subscriber = createRedisClient(config.REDIS_URL, { name: "gateway-events", forWorker: true });
+  const redis = withScripts(createRedisClient(config, { name: "gateway" }));
+  const queueConnection = createRedisClient(config, { name: "gateway-queue" });
+  const subscriber = createRedisClient(config, { name: "gateway-events", forWorker: true });
   const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
   const queue = createIssueQueue(queueConnection, keys.queuePrefix());
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: queueConnection, prefix: keys.queuePrefix() });

@@ -36,8 +36,8 @@ async function main(): Promise<void> {
   const registry = createRegistry("worker");
   const metrics = workerMetrics(registry);
 
-  const redis = withScripts(createRedisClient(config.REDIS_URL, { name: "worker" }));
-  const bullConnection = createRedisClient(config.REDIS_URL, { forWorker: true, name: "worker-bullmq" });
+  const redis = withScripts(createRedisClient(config, { name: "worker" }));
+  const bullConnection = createRedisClient(config, { forWorker: true, name: "worker-bullmq" });
   const prisma = createPrismaClient(config.DATABASE_URL, { poolSize: config.DB_POOL_SIZE });
   const prefix = keys.queuePrefix();
   const issueQueue = createIssueQueue(bullConnection, prefix);

@@ -2,7 +2,8 @@
 // outbox rows in the same transaction, the failures that give stock back.
 import { createPrismaClient } from "@coupon/db/client";
 import type { AdmissionRecord } from "@coupon/queue";
-import { KeySpace, admitRequest, admittedCount, createRedisClient, getPending, syncPolicyRules, withScripts } from "@coupon/redis";
+import { loadConfig } from "@coupon/config";
+import { KeySpace, admitRequest, admittedCount, createRedisClient, deleteMatching, getPending, syncPolicyRules, withScripts } from "@coupon/redis";
 import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
 import type { Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,14 +13,13 @@ import { persistAdmissionsProcessor } from "../src/processors/persist-admissions
 
 const env = testEnv();
 const prisma = createPrismaClient(env.DATABASE_URL, { poolSize: 8 });
-const redis = withScripts(createRedisClient(env.REDIS_URL));
+const redis = withScripts(createRedisClient(loadConfig(env)));
 const keys = new KeySpace(env.REDIS_PREFIX);
 const metrics = workerMetrics(createRegistry("worker"));
 const processor = persistAdmissionsProcessor({ prisma, redis, keys, metrics, log: createLogger("test", "silent") });
 
 afterAll(async () => {
-  const found = await redis.keys(`${env.REDIS_PREFIX}:*`);
-  if (found.length) await redis.del(...found);
+  await deleteMatching(redis, `${env.REDIS_PREFIX}:*`);
   await prisma.$disconnect();
   await redis.quit();
 });

@@ -2,7 +2,8 @@
 // the relay takes every unpublished row it can see) and the real Redis.
 import { randomBytes } from "node:crypto";
 import { createPrismaClient, type PrismaClient } from "@coupon/db/client";
-import { KeySpace, createRedisClient } from "@coupon/redis";
+import { loadConfig } from "@coupon/config";
+import { KeySpace, createRedisClient, deleteMatching } from "@coupon/redis";
 import { createLogger, createRegistry, workerMetrics, type WorkerMetrics } from "@coupon/telemetry";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -14,7 +15,7 @@ import { waitFor } from "../../../test/support/wait.js";
 import { OUTBOX_RELAY_LOCK, relayOutboxRound, startOutboxRelay, type RelayDeps } from "../src/processors/relay-outbox.js";
 
 const env = testEnv();
-const redis = createRedisClient(env.REDIS_URL);
+const redis = createRedisClient(loadConfig(env));
 const log = createLogger("test", "silent");
 let db: OwnDatabase;
 let prisma: PrismaClient;
@@ -26,8 +27,7 @@ beforeAll(async () => {
   prisma = createPrismaClient(db.url, { poolSize: 6 });
 });
 afterAll(async () => {
-  const found = await redis.keys(`${env.REDIS_PREFIX}*`);
-  if (found.length) await redis.del(...found);
+  await deleteMatching(redis, `${env.REDIS_PREFIX}*`);
   await prisma?.$disconnect();
   await redis.quit();
   await db?.drop();

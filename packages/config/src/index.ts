@@ -10,6 +10,19 @@ const cron = z
   .trim()
   .regex(/^\S+(\s+\S+){4,5}$/, "must be a cron pattern of 5 or 6 fields");
 
+// "host:port,host:port": the seed nodes of a Redis Cluster (the client discovers the rest).
+const clusterNodes = z
+  .string()
+  .trim()
+  .regex(/^[^\s,:]+:\d{1,5}(\s*,\s*[^\s,:]+:\d{1,5})*$/, "must be host:port[,host:port...]")
+  .transform((v) =>
+    v.split(",").map((entry) => {
+      const [host, port] = entry.trim().split(":") as [string, string];
+      return { host, port: Number(port) };
+    }),
+  )
+  .refine((nodes) => nodes.every((n) => n.port >= 1 && n.port <= 65535), "ports must be 1-65535");
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: port.default(3000),
@@ -19,6 +32,8 @@ const schema = z.object({
     .string()
     .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
     .default("redis://127.0.0.1:6379"),
+  /** set: run on a Redis Cluster seeded by these nodes; REDIS_URL then gives only user, password and TLS */
+  REDIS_CLUSTER_NODES: z.preprocess((v) => (v === "" ? undefined : v), clusterNodes.optional()),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "letters, digits and _ . : - only")
