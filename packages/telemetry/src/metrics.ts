@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 /** millisecond-scale buckets, in seconds */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** persistence waits on the queue too: a backlog lasts seconds to minutes, not milliseconds */
+export const PERSISTENCE_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
@@ -16,7 +18,7 @@ export function gatewayMetrics(registry: Registry) {
   return {
     issueRequests: new Counter({
       name: "coupon_issue_requests_total",
-      help: "Issue requests (FCFS and CODE) by outcome",
+      help: "Issue requests (FCFS and CODE) by outcome: ADMITTED or the problem code answered (refusals, 401, 429, 503...)",
       labelNames: ["way", "outcome"] as const,
       registers: [registry],
     }),
@@ -25,6 +27,13 @@ export function gatewayMetrics(registry: Registry) {
       help: "Time from receiving an issue request to its answer (admission and enqueue)",
       labelNames: ["way"] as const,
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    // The design's "admission failure" alarm: an error, not a refusal (sold out, duplicate...).
+    admissionErrors: new Counter({
+      name: "coupon_admission_errors_total",
+      help: "Issue requests whose admission failed with an error (Redis or PostgreSQL unreachable, a script error)",
+      labelNames: ["way"] as const,
       registers: [registry],
     }),
   };
@@ -48,7 +57,7 @@ export function workerMetrics(registry: Registry) {
     persistSeconds: new Histogram({
       name: "coupon_persistence_latency_seconds",
       help: "Time from admission in Redis to the committed coupon in PostgreSQL",
-      buckets: LATENCY_BUCKETS,
+      buckets: PERSISTENCE_BUCKETS,
       registers: [registry],
     }),
     jobSeconds: new Histogram({
@@ -68,6 +77,21 @@ export function workerMetrics(registry: Registry) {
       name: "coupon_scheduler_runs_total",
       help: "Scheduled job runs by outcome (skipped: another worker held the job's lock)",
       labelNames: ["name", "outcome"] as const,
+      registers: [registry],
+    }),
+    // Seconds since the epoch, so `time() - max by (name) (...)` tells how long a job has not run well.
+    schedulerLastSuccess: new Gauge({
+      name: "coupon_scheduler_last_success_timestamp_seconds",
+      help: "When a scheduled job last finished without error on this worker (Unix time)",
+      labelNames: ["name"] as const,
+      registers: [registry],
+    }),
+    // The design's "lock failure" alarm. Only the careful path locks (the policy row, FOR UPDATE);
+    // a scheduled job skipped because another worker holds its advisory lock is not a failure.
+    policyLocks: new Counter({
+      name: "coupon_policy_lock_acquisitions_total",
+      help: "Attempts of the careful persistence path to lock a policy row, by outcome (acquired, failed)",
+      labelNames: ["outcome"] as const,
       registers: [registry],
     }),
     // policy_id is bounded: only ACTIVE FCFS/CODE policies are reconciled.
@@ -124,3 +148,70 @@ export function workerMetrics(registry: Registry) {
   };
 }
 export type WorkerMetrics = ReturnType<typeof workerMetrics>;
+
+/** What the queue collector reads from Redis at scrape time, per queue. */
+export interface QueueSnapshot {
+  queue: string;
+  /** jobs per BullMQ state (waiting, active, delayed, prioritized, failed, completed...) */
+  counts: Record<string, number>;
+  /** age of the oldest waiting job, 0 when none waits */
+  oldestWaitingAgeSeconds: number;
+}
+
+/**
+ * Queue depth and lag, read from Redis when Prometheus scrapes rather than kept up to date by
+ * every job. One read serves both gauges; a read still running is joined, never repeated, and one
+ * that does not answer within timeoutMs drops the queue series from that scrape (and counts an
+ * error) instead of holding up or failing /metrics.
+ */
+export function queueMetrics(registry: Registry, snapshot: () => Promise<QueueSnapshot[]>, timeoutMs = 1000) {
+  const collectErrors = new Counter({
+    name: "coupon_queue_collect_errors_total",
+    help: "Scrapes whose queue figures could not be read from Redis in time (the queue series are missing from them)",
+    registers: [registry],
+  });
+  let running: Promise<QueueSnapshot[]> | null = null;
+  let last: { at: number; value: QueueSnapshot[] | null } | null = null;
+  const read = async (): Promise<QueueSnapshot[] | null> => {
+    if (last && Date.now() - last.at < 250) return last.value;
+    if (!running) {
+      running = snapshot();
+      const clear = () => {
+        running = null;
+      };
+      running.then(clear, clear);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), timeoutMs);
+    });
+    const value = await Promise.race([running, timeout]).catch(() => null);
+    clearTimeout(timer);
+    if (value === null) collectErrors.inc();
+    last = { at: Date.now(), value };
+    return value;
+  };
+  const jobs = new Gauge({
+    name: "coupon_queue_jobs",
+    help: "Jobs in each BullMQ queue by state, read from Redis at scrape time",
+    labelNames: ["queue", "state"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const q of (await read()) ?? []) {
+        for (const [state, n] of Object.entries(q.counts)) this.set({ queue: q.queue, state }, n);
+      }
+    },
+  });
+  const oldestWaiting = new Gauge({
+    name: "coupon_queue_oldest_waiting_age_seconds",
+    help: "Age of the oldest job waiting in each queue (0 when none waits), read from Redis at scrape time",
+    labelNames: ["queue"] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const q of (await read()) ?? []) this.set({ queue: q.queue }, q.oldestWaitingAgeSeconds);
+    },
+  });
+  return { jobs, oldestWaiting, collectErrors };
+}
