@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 source scripts/lib/ensure.sh
 ensure_built
 ensure_services
+ensure_prometheus
 echo "==> testing"
 exec pnpm exec vitest run "$@"
