@@ -32,10 +32,13 @@ export async function issueRoutes(
   // Answers the handler counted itself; every other answer of these routes (401, 429, 503 from a
   // hook, a thrown error turned into a problem) is counted once it is sent, by its problem code.
   const counted = new WeakSet<FastifyReply>();
-  app.addHook("onResponse", async (request, reply) => {
-    if (counted.has(reply)) return;
-    const way = request.routeOptions.url === "/coupons/claim" ? "CODE" : "FCFS";
-    count(way, problemCodeOf(reply) ?? (reply.statusCode >= 500 ? "INTERNAL" : `HTTP_${reply.statusCode}`));
+  // Callback style: no promise per request on the hot path.
+  app.addHook("onResponse", (request, reply, done) => {
+    if (!counted.has(reply)) {
+      const way = request.routeOptions.url === "/coupons/claim" ? "CODE" : "FCFS";
+      count(way, problemCodeOf(reply) ?? (reply.statusCode >= 500 ? "INTERNAL" : `HTTP_${reply.statusCode}`));
+    }
+    done();
   });
 
   const answer = async (way: "FCFS" | "CODE", reply: FastifyReply, run: () => Promise<IssueOutcome>) => {
