@@ -106,6 +106,11 @@ export function workerMetrics(registry: Registry) {
       labelNames: ["policy_id"] as const,
       registers: [registry],
     }),
+    pendingAdmissions: new Gauge({
+      name: "coupon_admissions_pending",
+      help: "Admissions Redis holds as pending (not yet persisted) over the active policies, as of this worker's last reconciliation",
+      registers: [registry],
+    }),
     recovered: new Counter({
       name: "coupon_admissions_recovered_total",
       help: "Admissions that never reached the queue and were enqueued again by recovery",
