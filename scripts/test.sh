@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/ensure.sh
 ensure_built
 ensure_services
+ensure_prometheus
 echo "==> testing"
 pnpm exec vitest run "$@"
 # The full run repeats the FCFS, CODE and DIRECT batch tests on a three-master Redis Cluster that

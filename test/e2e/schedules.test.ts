@@ -274,6 +274,9 @@ describe("reconciliation", () => {
     expect(run.result.raised).toBeGreaterThanOrEqual(1);
     expect(await h.redis.get(admittedKey)).toBe("4");
     expect(await drift(policy.id)).toBe(-3);
+    // The stranded admission is still pending (recovery waits RECOVERY_GRACE_MS).
+    const text = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+    expect(Number(/^coupon_admissions_pending\{[^}]*\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
 
     // Back in step: nothing to do, no drift.
     await runJob(h.app, h.maintenanceQueue, "reconciliation");

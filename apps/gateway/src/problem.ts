@@ -25,7 +25,15 @@ export function problem(code: ErrorCode, detail?: string, extra?: Record<string,
   };
 }
 
+// Which problem a reply carried, for metrics that count answers by code (kept off the reply's headers).
+const sentCodes = new WeakMap<FastifyReply, ErrorCode>();
+
+export function problemCodeOf(reply: FastifyReply): ErrorCode | undefined {
+  return sentCodes.get(reply);
+}
+
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  sentCodes.set(reply, p.code);
   if (p.status === 401) reply.header("www-authenticate", 'Bearer realm="coupon"');
   return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
 }

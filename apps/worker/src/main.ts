@@ -18,7 +18,7 @@ import {
   type ScheduledJob,
 } from "@coupon/queue";
 import { KeySpace, createRedisClient, withScripts } from "@coupon/redis";
-import { createLogger, createRegistry, workerMetrics } from "@coupon/telemetry";
+import { createLogger, createRegistry, queueMetrics, workerMetrics } from "@coupon/telemetry";
 import { directBatchProcessor, markBatchFailed } from "./processors/direct-batch.js";
 import { persistAdmissionsProcessor } from "./processors/persist-admissions.js";
 import { recoverAdmissions } from "./processors/recover-admissions.js";
@@ -28,6 +28,7 @@ import { expireCoupons, releaseStaleReservations } from "./processors/batch-jobs
 import { reconcilePolicies } from "./processors/reconcile-policies.js";
 import { runScheduled, type RunResult } from "./processors/scheduled-run.js";
 import { startMetricsServer } from "./metrics-server.js";
+import { queueSnapshot } from "./queue-snapshot.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
   const issueQueue = createIssueQueue(bullConnection, prefix);
   const maintenanceQueue = new Queue(MAINTENANCE_QUEUE, { connection: bullConnection, prefix });
   const directBatchQueue = createDirectBatchQueue(bullConnection, prefix);
+  // Every worker exports the same figures; dashboards and alerts take max() over workers.
+  queueMetrics(registry, queueSnapshot(bullConnection, [issueQueue, maintenanceQueue, directBatchQueue]));
 
   const timed = <T>(queue: string, name: string, fn: () => Promise<T>) => async (): Promise<T> => {
     const end = metrics.jobSeconds.startTimer({ queue, name });

@@ -4,7 +4,7 @@ import { DomainError, parseId } from "@coupon/domain";
 import type { GatewayMetrics } from "@coupon/telemetry";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { identityOf } from "../plugins/auth.js";
-import { problem, sendProblem } from "../problem.js";
+import { problem, problemCodeOf, sendProblem } from "../problem.js";
 import type { IssueOutcome, IssueService } from "../services/issue-service.js";
 import { bearer, idString, issueAcceptedSchema, problems } from "./schemas.js";
 
@@ -28,17 +28,32 @@ export async function issueRoutes(
     child.inc();
   };
 
+  const admissionErrors = { FCFS: metrics.admissionErrors.labels("FCFS"), CODE: metrics.admissionErrors.labels("CODE") };
+  // Answers the handler counted itself; every other answer of these routes (401, 429, 503 from a
+  // hook, a thrown error turned into a problem) is counted once it is sent, by its problem code.
+  const counted = new WeakSet<FastifyReply>();
+  // Callback style: no promise per request on the hot path.
+  app.addHook("onResponse", (request, reply, done) => {
+    if (!counted.has(reply)) {
+      const way = request.routeOptions.url === "/coupons/claim" ? "CODE" : "FCFS";
+      count(way, problemCodeOf(reply) ?? (reply.statusCode >= 500 ? "INTERNAL" : `HTTP_${reply.statusCode}`));
+    }
+    done();
+  });
+
   const answer = async (way: "FCFS" | "CODE", reply: FastifyReply, run: () => Promise<IssueOutcome>) => {
     const end = timers[way].startTimer();
     let outcome: IssueOutcome;
     try {
       outcome = await run();
     } catch (err) {
-      count(way, err instanceof DomainError ? err.code : "ERROR");
+      // Refusals are answered, not thrown: what is thrown here is a store or script failing.
+      if (!(err instanceof DomainError) || err.code === "UNAVAILABLE") admissionErrors[way].inc();
       end();
       throw err;
     }
     end();
+    counted.add(reply);
     count(way, outcome.ok ? "ADMITTED" : outcome.code);
     if (!outcome.ok) return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
     // One line per admission (bounded by the stock; refusals, the millions, log nothing): it joins

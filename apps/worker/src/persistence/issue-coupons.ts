@@ -41,18 +41,22 @@ type Db = PrismaClient | Tx;
 
 const MAX_NUMBER_RETRIES = 3;
 
+/** Told whether the careful path got its policy row lock (the design's lock failure rate). */
+export type LockObserver = (outcome: "acquired" | "failed") => void;
+
 export async function persistAdmissions(
   prisma: PrismaClient,
   policyId: string,
   admissions: AdmissionRecord[],
   validity?: Validity,
+  onLock?: LockObserver,
 ): Promise<PersistResult> {
   if (validity) {
     // Any error here (the CHECK on issued_count, an unknown policy) rolled the statement back whole.
     const fast = await persistFast(prisma, policyId, admissions, validity).catch(() => null);
     if (fast) return fast;
   }
-  return persistCarefully(prisma, policyId, admissions);
+  return persistCarefully(prisma, policyId, admissions, onLock);
 }
 
 /** One statement; null when the batch needs the careful path (nothing of it stays half-done). */
@@ -89,13 +93,19 @@ async function persistCarefully(
   prisma: PrismaClient,
   policyId: string,
   admissions: AdmissionRecord[],
+  onLock?: LockObserver,
 ): Promise<PersistResult> {
+  let locked = false;
+  // A transaction that never got its lock (no connection within maxWait, a lock or statement
+  // timeout, a deadlock) is a lock failure; one that fails later is not.
   return prisma.$transaction(
     async (tx) => {
       // The row lock orders concurrent batches of one policy, so the count check below is exact.
       const [policy] = await tx.$queryRaw<PolicyRow[]>`
         SELECT total_quantity, issued_count, valid_days, valid_until
         FROM coupon_policies WHERE id = ${policyId}::bigint FOR UPDATE`;
+      locked = true;
+      onLock?.("acquired");
       if (!policy) {
         return {
           inserted: 0,
@@ -156,7 +166,10 @@ async function persistCarefully(
       return { inserted, outcomes: [...outcomes, ...failures] };
     },
     { maxWait: 30_000, timeout: 60_000 },
-  );
+  ).catch((err: unknown) => {
+    if (!locked) onLock?.("failed");
+    throw err;
+  });
 }
 
 /** Inserts coupons with their request, audit and outbox rows; returns the requestIds that went in. */

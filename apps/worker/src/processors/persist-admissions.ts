@@ -19,6 +19,8 @@ export interface PersistDeps {
 
 export function persistAdmissionsProcessor(deps: PersistDeps) {
   const validity = new ValidityCache(deps.prisma);
+  const lockOutcomes = { acquired: deps.metrics.policyLocks.labels("acquired"), failed: deps.metrics.policyLocks.labels("failed") };
+  const onLock = (outcome: "acquired" | "failed") => lockOutcomes[outcome].inc();
   return async (job: Job): Promise<{ issued: number; failed: number }> => {
     const data = parsePersistJob(job.data);
     if (!data) throw new UnrecoverableError("persist job payload is not valid");
@@ -31,7 +33,7 @@ export function persistAdmissionsProcessor(deps: PersistDeps) {
     let issued = 0;
     let failed = 0;
     for (const [policyId, admissions] of byPolicy) {
-      const result = await persistAdmissions(deps.prisma, policyId, admissions, await validity.get(policyId));
+      const result = await persistAdmissions(deps.prisma, policyId, admissions, await validity.get(policyId), onLock);
       await settleInRedis(deps, policyId, result.outcomes);
       const now = Date.now();
       deps.metrics.persisted.inc({ way: "admission" }, result.inserted);

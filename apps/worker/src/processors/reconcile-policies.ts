@@ -40,6 +40,7 @@ export async function reconcilePolicies(deps: ReconcileDeps): Promise<ReconcileR
   });
   // Policies no longer active drop out of the gauge.
   metrics.reconcileDrift.reset();
+  let pendingTotal = 0;
   for (const { id } of active) {
     result.policies++;
     const policyId = id.toString();
@@ -56,6 +57,7 @@ export async function reconcilePolicies(deps: ReconcileDeps): Promise<ReconcileR
     // Order matters: pending first, then PostgreSQL in one snapshot, then the atomic repair
     // (see raiseAdmitted-3.lua for why the target cannot overshoot).
     const pending = await redis.hkeys(k.pending);
+    pendingTotal += pending.length;
     if (pending.length > MAX_PENDING_CHECKED) {
       log.info({ policyId, pending: pending.length }, "reconciliation: too many pending admissions to check this round");
       continue;
@@ -82,5 +84,6 @@ export async function reconcilePolicies(deps: ReconcileDeps): Promise<ReconcileR
       );
     }
   }
+  metrics.pendingAdmissions.set(pendingTotal);
   return result;
 }

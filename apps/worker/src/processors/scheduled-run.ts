@@ -46,6 +46,7 @@ export async function runScheduled(
   }
   try {
     const result = await body();
+    deps.metrics.schedulerLastSuccess.set({ name }, Date.now() / 1000);
     await record("ok", result);
     return { outcome: "ok", result };
   } catch (err) {
