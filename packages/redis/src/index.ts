@@ -8,3 +8,4 @@ export * from "./policy-events.js";
 export * from "./coupon-cache.js";
 export * from "./schedule-runs.js";
 export * from "./direct-batch.js";
+export * from "./rate-limit.js";
