@@ -126,3 +126,30 @@ describe("limits set to 0", () => {
     }
   });
 });
+
+describe("TRUST_PROXY", () => {
+  it("takes the client address from X-Forwarded-For only from a trusted proxy", async () => {
+    const behind = await startHarness({ TRUST_PROXY: "127.0.0.1", RATE_LIMIT_IP_PER_SEC: "0.2", RATE_LIMIT_IP_BURST: "2" });
+    try {
+      const p = await createPolicy(behind.app, { totalQuantity: 100 });
+      const via = (userId: number, remoteAddress: string, forwardedFor: string) =>
+        behind.app.inject({
+          method: "POST",
+          url: `/policies/${p.id}/issue`,
+          headers: { ...bearer(userToken(userId)), "x-forwarded-for": forwardedFor },
+          remoteAddress,
+        });
+      // Through the trusted proxy: each forwarded address has its own bucket.
+      expect((await via(1, "127.0.0.1", "203.0.113.1")).statusCode).toBe(202);
+      expect((await via(2, "127.0.0.1", "203.0.113.1")).statusCode).toBe(202);
+      expect((await via(3, "127.0.0.1", "203.0.113.1")).statusCode).toBe(429);
+      expect((await via(4, "127.0.0.1", "203.0.113.2")).statusCode).toBe(202);
+      // From anyone else the header is ignored: a client cannot pick its own bucket.
+      expect((await via(5, "198.51.100.9", "203.0.113.3")).statusCode).toBe(202);
+      expect((await via(6, "198.51.100.9", "203.0.113.4")).statusCode).toBe(202);
+      expect((await via(7, "198.51.100.9", "203.0.113.5")).statusCode).toBe(429);
+    } finally {
+      await behind.close();
+    }
+  });
+});
