@@ -3,7 +3,7 @@
   "theoretical arrival time" TAT moves one emission interval forward per allowed request; a
   request is allowed while TAT stays within burst intervals of now. A refused request changes
   nothing, so hammering a limit never pushes it further back. The clock is Redis' own (TIME), so
-  every gateway shares it.
+  every gateway shares it (TIME before a write needs effects replication: the default since Redis 5).
 
   KEYS[1] tat   string  microseconds since the epoch at which the bucket is full again
 
