@@ -94,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const shedder = new LoadShedder(deps.shedEventLoopDelayMs ?? 0, (shedding, lagMs) =>
     app.log.warn({ lagMs: Math.round(lagMs) }, shedding ? "event loop lagging: shedding user requests" : "event loop caught up: no longer shedding"),
   );
+  app.addHook("onReady", async () => shedder.start());
   app.addHook("onClose", async () => shedder.stop());
 
   await app.register(healthRoutes, {

@@ -17,15 +17,18 @@ export class LoadShedder {
   constructor(
     private readonly thresholdMs: number,
     private readonly onChange: (shedding: boolean, lagMs: number) => void = () => {},
-  ) {
-    if (thresholdMs <= 0) return;
+  ) {}
+
+  get enabled(): boolean {
+    return this.thresholdMs > 0;
+  }
+
+  /** Starts sampling; call it once the app is ready, so that start-up work is not taken for lag. */
+  start(): void {
+    if (!this.enabled || this.timer) return;
     this.lastTick = performance.now();
     this.timer = setInterval(() => this.tick(), SAMPLE_MS);
     this.timer.unref();
-  }
-
-  get enabled(): boolean {
-    return this.timer !== null;
   }
 
   /** true while the loop lags: the caller answers 503 and changes nothing */
