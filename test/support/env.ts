@@ -31,6 +31,11 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     EXPIRY_CRON: RARELY,
     RESERVATION_RELEASE_CRON: RARELY,
     RECONCILE_CRON: RARELY,
+    // Every request of the suite comes from 127.0.0.1, bursts of thousands of users included: the
+    // per-address limit would cut them. And vitest shares the in-process gateway's event loop on a
+    // busy machine, where a slow moment must not turn into a 503. Tests of protection/ turn them on.
+    RATE_LIMIT_IP_PER_SEC: "0",
+    SHED_EVENT_LOOP_DELAY_MS: "0",
     ...overrides,
   };
 }

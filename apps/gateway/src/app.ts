@@ -24,7 +24,9 @@ import { userReadRoutes } from "./routes/user-reads.js";
 import { DirectBatchService, type DirectBatchLimits } from "./services/direct-batch-service.js";
 import { CouponService } from "./services/coupon-service.js";
 import { IssueService } from "./services/issue-service.js";
+import { LoadShedder } from "./services/load-shedder.js";
 import { PolicyService } from "./services/policy-service.js";
+import { RateLimiter, type RateLimits } from "./services/rate-limiter.js";
 import { RefusalCache } from "./services/refusal-cache.js";
 import { ScheduleService } from "./services/schedule-service.js";
 
@@ -50,15 +52,22 @@ export interface AppDeps {
   subscriber?: RedisClient;
   soldOutCacheMs?: number;
   holderCacheMax?: number;
-  trustProxy?: boolean;
+  trustProxy?: boolean | number | string;
+  /** per-user and per-address limits on the issue endpoints; null or absent = off */
+  rateLimits?: RateLimits;
+  /** user-facing routes answer 503 while the event loop lags more than this (0 or absent = off) */
+  shedEventLoopDelayMs?: number;
 }
+
+const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions("gateway", deps.logLevel),
     childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     bodyLimit: deps.bodyLimit,
-    trustProxy: deps.trustProxy ?? false,
+    // A hop count trusts that many proxies nearest to us (Fastify's types take it as a function).
+    trustProxy: typeof deps.trustProxy === "number" ? trustHops(deps.trustProxy) : (deps.trustProxy ?? false),
     genReqId: requestIdGenerator(),
     // One log line per request would cost more than the request itself under a stampede.
     logController: new LogController({ disableRequestLogging: true }),
@@ -88,7 +97,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Messages sent while the subscription was down are lost: forget everything on reconnect.
     deps.subscriber.on("ready", () => refusals.clear());
   }
-  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, app.log);
+  const limiter = deps.rateLimits ? new RateLimiter(deps.redis, deps.keys, deps.rateLimits) : null;
+  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, app.log, limiter?.enabled ? limiter : null);
+  const shedder = new LoadShedder(deps.shedEventLoopDelayMs ?? 0, (shedding, lagMs) =>
+    app.log.warn({ lagMs: Math.round(lagMs) }, shedding ? "event loop lagging: shedding user requests" : "event loop caught up: no longer shedding"),
+  );
+  app.addHook("onReady", async () => shedder.start());
+  app.addHook("onClose", async () => shedder.stop());
 
   await app.register(healthRoutes, {
     checks: { redis: () => deps.redis.ping(), postgres: () => deps.prisma.$queryRaw`SELECT 1` },
@@ -99,10 +114,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
   await app.register(adminPolicyRoutes, { policies });
   await app.register(adminScheduleRoutes, { schedules: new ScheduleService(deps.maintenanceQueue, deps.redis, deps.keys) });
-  await app.register(issueRoutes, { issues, metrics });
-  await app.register(userReadRoutes, { prisma: deps.prisma, redis: deps.redis, keys: deps.keys });
   const coupons = new CouponService(deps.prisma, deps.redis, deps.keys);
-  await app.register(couponTransitionRoutes, { coupons });
+  // The routes a crowd drives, shed together while the loop lags (before the JWT check, which
+  // costs CPU too). Health, metrics and the admin API stay answered: operators need them then.
+  await app.register(async (crowd) => {
+    if (shedder.enabled) {
+      // Callback style: on the hot path it allocates no promise per request.
+      crowd.addHook("onRequest", (_request, reply, done) => {
+        if (!shedder.shedding) return done();
+        reply.header("retry-after", "1");
+        sendProblem(reply, problem("UNAVAILABLE", "The gateway is overloaded; try again shortly"));
+      });
+    }
+    await crowd.register(issueRoutes, { issues, metrics });
+    await crowd.register(userReadRoutes, { prisma: deps.prisma, redis: deps.redis, keys: deps.keys });
+    await crowd.register(couponTransitionRoutes, { coupons });
+  });
   await app.register(adminCouponRoutes, { coupons });
   await app.register(adminBatchRoutes, {
     batches: new DirectBatchService(deps.prisma, deps.directBatchQueue, deps.directBatchLimits, deps.keys.prefix),

@@ -59,6 +59,12 @@ export async function createGateway(config: Config): Promise<Gateway> {
     subscriber,
     soldOutCacheMs: config.SOLD_OUT_CACHE_MS,
     holderCacheMax: config.HOLDER_CACHE_MAX,
+    trustProxy: config.TRUST_PROXY,
+    rateLimits: {
+      user: { perSecond: config.RATE_LIMIT_USER_PER_SEC, burst: config.RATE_LIMIT_USER_BURST },
+      ip: { perSecond: config.RATE_LIMIT_IP_PER_SEC, burst: config.RATE_LIMIT_IP_BURST },
+    },
+    shedEventLoopDelayMs: config.SHED_EVENT_LOOP_DELAY_MS,
   });
   return {
     app,

@@ -37,3 +37,8 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 401) reply.header("www-authenticate", 'Bearer realm="coupon"');
   return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
 }
+
+/** Retry-After in whole seconds, rounded up and at least 1 (HTTP allows no fractions). */
+export function retryAfterSeconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}

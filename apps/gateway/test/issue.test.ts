@@ -1,6 +1,5 @@
 // The issue endpoints end to end: gateway in-process, a real worker process, real Redis and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { admitRequest, releaseAdmission } from "@coupon/redis";
 import { createPolicy, startHarness, type Harness } from "../../../test/support/harness.js";
 import { startWorker, type Proc } from "../../../test/support/processes.js";
 import { adminToken, bearer, userToken } from "../../../test/support/tokens.js";
@@ -9,7 +8,7 @@ import { waitFor } from "../../../test/support/wait.js";
 let h: Harness;
 let worker: Proc;
 beforeAll(async () => {
-  // A long sold-out memory: only the invalidation message can explain a 202 after a 410 below.
+  // A long refusal memory: the holder test below must be answered from it.
   h = await startHarness({ SOLD_OUT_CACHE_MS: "60000" });
   worker = await startWorker(h.env);
 });
@@ -102,23 +101,8 @@ describe("POST /policies/:id/issue", () => {
 });
 
 describe("refusals answered from memory", () => {
-  it("a sold-out policy is answered without Redis, and from Redis again as soon as stock comes back", async () => {
-    const p = await createPolicy(h.app, { totalQuantity: 1 });
-    const k = h.keys.policy(p.id);
-    // Admitted in Redis but never enqueued, so the worker leaves it pending for this test to fail.
-    const requestId = `${p.id}-${"a".repeat(24)}`;
-    expect((await admitRequest(h.redis, h.keys, { policyId: p.id, userId: "601", requestId, way: "FCFS", clientIp: "" })).ok).toBe(true);
-    expect((await issue(p.id, 602)).json().code).toBe("SOLD_OUT");
-    // Redis would now admit (the counter went down without a message): the gateway still says sold out.
-    await h.redis.set(k.admitted, "0");
-    expect((await issue(p.id, 603)).json().code).toBe("SOLD_OUT");
-    await h.redis.set(k.admitted, "1");
-    // A failed admission gives its unit back and says so: the next press is admitted.
-    expect(await releaseAdmission(h.redis, h.keys, { policyId: p.id, requestId, userId: "601" }, true)).toBe(true);
-    await waitFor("the gateway to hear stock came back", async () => (await issue(p.id, 604)).statusCode === 202, 5000, 20);
-    expect((await issue(p.id, 605)).json().code).toBe("SOLD_OUT");
-  });
-
+  // The sold-out memory (no Redis command at all, and Redis again once stock comes back) is
+  // counted on a Redis of its own in protection/sold-out-shortcut.test.ts.
   it("a holder's second press is answered from memory with the first requestId", async () => {
     const p = await createPolicy(h.app, { totalQuantity: 5 });
     const first = (await issue(p.id, 701)).json();

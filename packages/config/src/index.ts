@@ -22,6 +22,14 @@ const clusterNodes = z
     }),
   )
   .refine((nodes) => nodes.every((n) => n.port >= 1 && n.port <= 65535), "ports must be 1-65535");
+const rate = z.coerce.number().min(0).max(1_000_000);
+const burst = z.coerce.number().int().min(1).max(1_000_000);
+// Fastify's trustProxy: false, true (trust every hop), a hop count, or addresses/CIDRs.
+const trustProxy = z
+  .string()
+  .trim()
+  .regex(/^(true|false|\d+|[0-9A-Fa-f.:/]+(\s*,\s*[0-9A-Fa-f.:/]+)*)$/, "must be true, false, a hop count, or comma-separated addresses/CIDRs")
+  .transform((v): boolean | number | string => (v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v));
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -61,6 +69,16 @@ const schema = z.object({
   SOLD_OUT_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** users known to hold a policy's coupon, answered ALREADY_ISSUED from memory */
   HOLDER_CACHE_MAX: positiveInt.default(200_000),
+  /** per-user limit on the issue endpoints, requests per second (0 = off) and burst */
+  RATE_LIMIT_USER_PER_SEC: rate.default(5),
+  RATE_LIMIT_USER_BURST: burst.default(10),
+  /** per-client-address limit on the issue endpoints (0 = off) and burst: sized for an office behind one NAT */
+  RATE_LIMIT_IP_PER_SEC: rate.default(100),
+  RATE_LIMIT_IP_BURST: burst.default(1000),
+  /** user-facing routes answer 503 while the event loop lags more than this (0 = off) */
+  SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(200),
+  /** whom the gateway believes about the client address (X-Forwarded-For): see README */
+  TRUST_PROXY: trustProxy.default(false),
   /** most outbox events the relay publishes per transaction */
   OUTBOX_BATCH: positiveInt.max(10_000).default(1_000),
   /** the event stream is trimmed to about this many entries (XADD MAXLEN ~) */

@@ -9,3 +9,4 @@ export * from "./coupon-cache.js";
 export * from "./schedule-runs.js";
 export * from "./direct-batch.js";
 export * from "./scan.js";
+export * from "./rate-limit.js";

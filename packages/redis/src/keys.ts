@@ -40,12 +40,18 @@ export class KeySpace {
   }
 
   /** keys of one user, under the hash tag {u:<id>} */
-  user(userId: string): { couponsVersion: string; couponsPage: (version: string, query: string) => string } {
+  user(userId: string): { couponsVersion: string; couponsPage: (version: string, query: string) => string; rate: string } {
     const base = `${this.prefix}:{u:${userId}}`;
     return {
       couponsVersion: `${base}:coupons-version`,
+      rate: `${base}:rate`,
       couponsPage: (version, query) => `${base}:coupons:${version}:${query}`,
     };
+  }
+
+  /** keys of one client address, under the hash tag {ip:<address>}: its rate limit (rateLimit-1.lua) */
+  ip(address: string): { rate: string } {
+    return { rate: `${this.prefix}:{ip:${address}}:rate` };
   }
 
   /** hash codeKey -> policyId, for CODE claims */

@@ -16,6 +16,7 @@ export const SCRIPT_NAMES = [
   "raiseAdmitted",
   "reserveDirect",
   "settleDirect",
+  "rateLimit",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -1,10 +1,11 @@
 // The stampede endpoints: FCFS by policy id, CODE by code. Both answer 202 with a requestId
-// to poll; every refusal comes from the one Lua call.
+// to poll; every refusal comes from the one Lua call, from what the gateway already knows, or
+// from the rate limits (429 with Retry-After).
 import { DomainError, parseId } from "@coupon/domain";
 import type { GatewayMetrics } from "@coupon/telemetry";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { identityOf } from "../plugins/auth.js";
-import { problem, problemCodeOf, sendProblem } from "../problem.js";
+import { problem, problemCodeOf, retryAfterSeconds, sendProblem } from "../problem.js";
 import type { IssueOutcome, IssueService } from "../services/issue-service.js";
 import { bearer, idString, issueAcceptedSchema, problems } from "./schemas.js";
 
@@ -55,7 +56,10 @@ export async function issueRoutes(
     end();
     counted.add(reply);
     count(way, outcome.ok ? "ADMITTED" : outcome.code);
-    if (!outcome.ok) return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
+    if (!outcome.ok) {
+      if (outcome.retryAfterMs !== undefined) reply.header("retry-after", retryAfterSeconds(outcome.retryAfterMs));
+      return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
+    }
     // One line per admission (bounded by the stock; refusals, the millions, log nothing): it joins
     // the HTTP request id (reqId) to the admission's requestId, which the worker's line carries.
     // The app's logger with reqId written in, not the request's child: no pino child per winner.
@@ -71,7 +75,7 @@ export async function issueRoutes(
         summary: "Ask for a FCFS coupon",
         security: bearer,
         params: { type: "object", required: ["id"], properties: { id: idString } },
-        response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410) },
+        response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -96,7 +100,7 @@ export async function issueRoutes(
           required: ["code"],
           properties: { code: { type: "string", minLength: 1, maxLength: 40 } },
         },
-        response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410) },
+        response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -1,10 +1,13 @@
 // The hot path: one Lua call decides, one (batched) enqueue hands the winner to the worker.
-// PostgreSQL is touched only when Redis does not know the policy at all.
+// PostgreSQL is touched only when Redis does not know the policy at all. In front of it, in
+// this order: refusals this gateway already knows (no Redis at all), then the rate limits (a
+// limited request reaches no admission, so it takes no stock and no place).
 import { DomainError, codeKey, makeRequestId, randomRequestToken, type ErrorCode } from "@coupon/domain";
 import type { AdmissionBatcher } from "@coupon/queue";
 import { admitRequest, policyIdForCode, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { FastifyBaseLogger } from "fastify";
 import type { PolicyService } from "./policy-service.js";
+import type { LimitVerdict, RateLimiter } from "./rate-limiter.js";
 import type { RefusalCache } from "./refusal-cache.js";
 
 export interface IssueAccepted {
@@ -18,6 +21,8 @@ export interface IssueRefused {
   code: ErrorCode;
   detail: string;
   extra?: Record<string, unknown>;
+  /** when the client may try again (RATE_LIMITED) */
+  retryAfterMs?: number;
 }
 
 export type IssueOutcome = IssueAccepted | IssueRefused;
@@ -28,6 +33,10 @@ const REFUSAL_DETAIL: Partial<Record<ErrorCode, string>> = {
   WRONG_ISSUE_TYPE: "This policy is not issued this way",
   ALREADY_ISSUED: "This user already holds this policy's coupon",
 };
+
+function limited(verdict: LimitVerdict & { limited: true }): IssueRefused {
+  return { ok: false, code: "RATE_LIMITED", detail: "Too many issue requests; try again later", retryAfterMs: verdict.retryAfterMs };
+}
 
 function refused(code: ErrorCode, firstRequestId?: string): IssueRefused {
   const detail = REFUSAL_DETAIL[code] ?? code;
@@ -44,11 +53,16 @@ export class IssueService {
     private readonly policies: PolicyService,
     private readonly refusals: RefusalCache,
     private readonly log: FastifyBaseLogger,
+    private readonly limiter: RateLimiter | null = null,
   ) {}
 
-  async issue(policyId: string, userId: string, way: IssueWay, clientIp: string): Promise<IssueOutcome> {
+  async issue(policyId: string, userId: string, way: IssueWay, clientIp: string, limitChecked = false): Promise<IssueOutcome> {
     const cached = this.refusals.lookup(way, policyId, userId);
     if (cached) return refused(cached.code, cached.firstRequestId);
+    if (!limitChecked && this.limiter) {
+      const verdict = await this.limiter.check(userId, clientIp);
+      if (verdict.limited) return limited(verdict);
+    }
     const requestId = makeRequestId(policyId, randomRequestToken());
     const input = { policyId, userId, requestId, way, clientIp };
     let admission = await admitRequest(this.redis, this.keys, input);
@@ -77,9 +91,18 @@ export class IssueService {
   }
 
   async claim(code: string, userId: string, clientIp: string): Promise<IssueOutcome> {
-    const policyId = await this.policyForCode(codeKey(code));
+    const key = codeKey(code);
+    const known = this.codeCache.get(key);
+    if (known) return this.issue(known, userId, "CODE", clientIp);
+    // An unknown code costs a Redis and a PostgreSQL lookup: the limits come before them, so
+    // guessing codes is limited like pressing.
+    if (this.limiter) {
+      const verdict = await this.limiter.check(userId, clientIp);
+      if (verdict.limited) return limited(verdict);
+    }
+    const policyId = await this.policyForCode(key);
     if (!policyId) return { ok: false, code: "CODE_NOT_FOUND", detail: "No policy has this code" };
-    return this.issue(policyId, userId, "CODE", clientIp);
+    return this.issue(policyId, userId, "CODE", clientIp, true);
   }
 
   private async policyForCode(key: string): Promise<string | null> {

@@ -1,0 +1,82 @@
+// The sold-out shortcut, counted on a Redis server of this test's own (INFO commandstats): once
+// Redis has said SOLD_OUT, the gateway answers 410 without sending Redis anything, rate limits
+// included; as soon as stock comes back (a released admission publishes policy-changed) it asks
+// Redis again, long before SOLD_OUT_CACHE_MS. With the shortcut off, every request goes to Redis.
+import { admitRequest, releaseAdmission } from "@coupon/redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPolicy, startHarness, type Harness } from "../../../../test/support/harness.js";
+import { commandCalls, startOwnRedis, type OwnRedis } from "../../../../test/support/redis-server.js";
+import { bearer, userToken } from "../../../../test/support/tokens.js";
+import { waitFor } from "../../../../test/support/wait.js";
+
+let redis: OwnRedis;
+let h: Harness;
+beforeAll(async () => {
+  redis = await startOwnRedis();
+  // Rate limits on at their defaults (per address too): the shortcut must answer before them.
+  h = await startHarness({ REDIS_URL: redis.url, SOLD_OUT_CACHE_MS: "60000", RATE_LIMIT_IP_PER_SEC: "100" });
+});
+afterAll(async () => {
+  await h?.close();
+  await redis?.stop();
+});
+
+const press = (app: Harness["app"], policyId: string, userId: number) =>
+  app.inject({ method: "POST", url: `/policies/${policyId}/issue`, headers: bearer(userToken(userId)) });
+
+/** every command Redis ran since it started, but the INFO calls that read them */
+async function snapshot(): Promise<{ scripts: number; all: number }> {
+  const calls = await commandCalls(redis.direct);
+  const of = (name: string) => calls.get(name) ?? 0;
+  let all = 0;
+  for (const [name, n] of calls) if (name !== "info") all += n;
+  return { scripts: of("evalsha") + of("eval"), all };
+}
+
+describe("a sold-out policy", () => {
+  it("is answered 410 without any Redis command, and from Redis again as soon as stock comes back", async () => {
+    const p = await createPolicy(h.app, { totalQuantity: 1 });
+    // The one unit is admitted but never enqueued, so it can be given back below.
+    const requestId = `${p.id}-${"b".repeat(24)}`;
+    expect((await admitRequest(h.redis, h.keys, { policyId: p.id, userId: "801", requestId, way: "FCFS", clientIp: "" })).ok).toBe(true);
+
+    const fromRedis = await press(h.app, p.id, 802);
+    expect(fromRedis.statusCode).toBe(410);
+    expect(fromRedis.json().code).toBe("SOLD_OUT");
+
+    const before = await snapshot();
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => press(h.app, p.id, 900 + (i % 50))));
+    expect(answers.every((a) => a.statusCode === 410 && a.json().code === "SOLD_OUT")).toBe(true);
+    const after = await snapshot();
+    expect(after.scripts).toBe(before.scripts);
+    expect(after.all).toBe(before.all);
+
+    // A failed admission gives its unit back and says so: the next press goes to Redis and wins.
+    expect(await releaseAdmission(h.redis, h.keys, { policyId: p.id, requestId, userId: "801" }, true)).toBe(true);
+    const started = Date.now();
+    await waitFor("the gateway to hear stock came back", async () => (await press(h.app, p.id, 803)).statusCode === 202, 5000, 20);
+    expect(Date.now() - started).toBeLessThan(5000); // far below the 60 s memory
+    const back = await snapshot();
+    expect(back.scripts).toBeGreaterThan(after.scripts);
+    expect((await press(h.app, p.id, 804)).json().code).toBe("SOLD_OUT");
+  });
+
+  it("goes to Redis for every request with SOLD_OUT_CACHE_MS=0", async () => {
+    const off = await startHarness({ REDIS_URL: redis.url, SOLD_OUT_CACHE_MS: "0" });
+    try {
+      const p = await createPolicy(off.app, { totalQuantity: 1 });
+      // Admitted directly, so no enqueue (BullMQ's own scripts) runs during the count.
+      const requestId = `${p.id}-${"c".repeat(24)}`;
+      expect((await admitRequest(off.redis, off.keys, { policyId: p.id, userId: "1", requestId, way: "FCFS", clientIp: "" })).ok).toBe(true);
+      expect((await press(off.app, p.id, 2)).statusCode).toBe(410);
+      const before = await snapshot();
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => press(off.app, p.id, 100 + i)));
+      expect(answers.every((a) => a.statusCode === 410)).toBe(true);
+      // One admission script per request, plus one per-user rate limit script each.
+      const after = await snapshot();
+      expect(after.scripts - before.scripts).toBe(40);
+    } finally {
+      await off.close();
+    }
+  });
+});
