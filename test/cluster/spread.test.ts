@@ -43,8 +43,9 @@ describe("on a three-master Redis Cluster", () => {
     const policies = [];
     for (let i = 0; i < 12; i++) policies.push(await createPolicy(h.app, { totalQuantity: 5 }));
     // One admission per policy puts its pending and counts keys next to its meta.
-    for (const p of policies) {
-      const res = await h.app.inject({ method: "POST", url: `/policies/${p.id}/issue`, headers: bearer(userToken(900_001)) });
+    // One user per policy: twelve presses by one user would meet the per-user rate limit.
+    for (const [i, p] of policies.entries()) {
+      const res = await h.app.inject({ method: "POST", url: `/policies/${p.id}/issue`, headers: bearer(userToken(900_001 + i)) });
       expect(res.statusCode).toBe(202);
     }
     const byMaster = await keysByMaster(`${h.env.REDIS_PREFIX}:*`);
