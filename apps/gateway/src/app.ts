@@ -123,7 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       crowd.addHook("onRequest", (_request, reply, done) => {
         if (!shedder.shedding) return done();
         reply.header("retry-after", "1");
-        sendProblem(reply, problem("UNAVAILABLE", "The gateway is overloaded; try again shortly"));
+        sendProblem(reply, problem("OVERLOADED", "The gateway is overloaded; try again shortly"));
       });
     }
     await crowd.register(issueRoutes, { issues, metrics });

@@ -27,6 +27,8 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, title: "Too many requests" },
   INTERNAL: { status: 500, title: "Internal error" },
   UNAVAILABLE: { status: 503, title: "Service unavailable" },
+  // Load shedding: a code of its own, so that operators can tell it from an unreachable store.
+  OVERLOADED: { status: 503, title: "Overloaded" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -55,7 +55,7 @@ describe("when the event loop lags", () => {
       expect(shed?.statusCode).toBe(503);
       expect(shed?.headers["retry-after"]).toBe("1");
       expect(shed?.headers["content-type"]).toMatch(/^application\/problem\+json/);
-      expect(shed?.json()).toMatchObject({ status: 503, code: "UNAVAILABLE" });
+      expect(shed?.json()).toMatchObject({ status: 503, code: "OVERLOADED" });
     }
     expect(live?.statusCode).toBe(200);
     expect(metrics?.statusCode).toBe(200);
