@@ -1,31 +1,25 @@
 // Redis loses everything mid-sale (FLUSHALL on a Redis server this test runs for itself): the
 // policy's state is rebuilt from PostgreSQL, by the admin command or lazily by the first request,
 // and a new burst still ends with exactly totalQuantity coupons, nobody holding two.
-import { spawn, type ChildProcess } from "node:child_process";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPolicy, startHarness, type Harness } from "../support/harness.js";
 import { shuffled, stampede, type Shot } from "../support/load.js";
-import { freePort, startGateway, startWorker, type Proc } from "../support/processes.js";
+import { startGateway, startWorker, type Proc } from "../support/processes.js";
+import { startOwnRedis, type OwnRedis } from "../support/redis-server.js";
 import { adminToken, bearer } from "../support/tokens.js";
 import { waitFor } from "../support/wait.js";
 
-let redisServer: ChildProcess;
+let own: OwnRedis;
 let direct: Redis;
 let h: Harness;
 let gateway: Proc & { url: string };
 const procs: Proc[] = [];
 
 beforeAll(async () => {
-  const port = await freePort();
-  redisServer = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  direct = new Redis(url, { retryStrategy: () => 50 });
-  direct.on("error", () => {}); // refused until the server listens; ping waits for the connection
-  await waitFor("own redis-server", async () => (await direct.ping()) === "PONG", 10_000, 50);
-  h = await startHarness({ REDIS_URL: url });
+  own = await startOwnRedis();
+  direct = own.direct;
+  h = await startHarness({ REDIS_URL: own.url });
   const env = { ...h.env, RECOVERY_GRACE_MS: "2000", RECOVERY_EVERY_MS: "1000", SCHEDULER_REFRESH_MS: "500" };
   procs.push(await startWorker(env));
   gateway = await startGateway(env);
@@ -34,8 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.kill("SIGKILL")));
   await h?.close();
-  direct?.disconnect();
-  redisServer?.kill("SIGKILL");
+  await own?.stop();
 });
 
 const users = (from: number, n: number) => Array.from({ length: n }, (_, i) => String(from + i));
