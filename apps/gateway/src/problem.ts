@@ -13,10 +13,13 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
+// Built once per code: a stampede answers the same few problems millions of times.
+const TYPES = new Map<ErrorCode, string>(Object.keys(ERRORS).map((c) => [c as ErrorCode, `/problems/${c.toLowerCase().replace(/_/g, "-")}`]));
+
 export function problem(code: ErrorCode, detail?: string, extra?: Record<string, unknown>): Problem {
   const e = ERRORS[code];
   return {
-    type: `/problems/${code.toLowerCase().replace(/_/g, "-")}`,
+    type: TYPES.get(code) as string,
     title: e.title,
     status: e.status,
     detail: detail ?? e.title,
