@@ -13,10 +13,13 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
+// Built once per code: a stampede answers the same few problems millions of times.
+const TYPES = new Map<ErrorCode, string>(Object.keys(ERRORS).map((c) => [c as ErrorCode, `/problems/${c.toLowerCase().replace(/_/g, "-")}`]));
+
 export function problem(code: ErrorCode, detail?: string, extra?: Record<string, unknown>): Problem {
   const e = ERRORS[code];
   return {
-    type: `/problems/${code.toLowerCase().replace(/_/g, "-")}`,
+    type: TYPES.get(code) as string,
     title: e.title,
     status: e.status,
     detail: detail ?? e.title,
@@ -25,15 +28,21 @@ export function problem(code: ErrorCode, detail?: string, extra?: Record<string,
   };
 }
 
-// Which problem a reply carried, for metrics that count answers by code (kept off the reply's headers).
-const sentCodes = new WeakMap<FastifyReply, ErrorCode>();
+declare module "fastify" {
+  interface FastifyReply {
+    /** the problem this reply carried (kept off its headers), for metrics that count answers by code */
+    problemCode: ErrorCode | null;
+  }
+}
 
+// A reply decoration (see the errors plugin), not a WeakMap: an entry per answer in a weak
+// collection costs more than the answer's own bookkeeping, and more again at every GC.
 export function problemCodeOf(reply: FastifyReply): ErrorCode | undefined {
-  return sentCodes.get(reply);
+  return reply.problemCode ?? undefined;
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
-  sentCodes.set(reply, p.code);
+  reply.problemCode = p.code;
   if (p.status === 401) reply.header("www-authenticate", 'Bearer realm="coupon"');
   return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
 }

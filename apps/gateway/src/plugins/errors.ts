@@ -41,6 +41,8 @@ function validationDetail(err: FastifyError): string {
 }
 
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  // Declared up front so every reply has the same shape (sendProblem sets it).
+  app.decorateReply("problemCode", null);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isDomainError(err)) return sendProblem(reply, problem(err.code, err.message, err.extra as Record<string, unknown>));
     if (err.validation) return sendProblem(reply, problem("VALIDATION", validationDetail(err)));

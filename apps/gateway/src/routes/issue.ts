@@ -9,6 +9,13 @@ import { problem, problemCodeOf, retryAfterSeconds, sendProblem } from "../probl
 import type { IssueOutcome, IssueService } from "../services/issue-service.js";
 import { bearer, idString, issueAcceptedSchema, problems } from "./schemas.js";
 
+declare module "fastify" {
+  interface FastifyReply {
+    /** the issue handler counted this answer itself (the onResponse hook skips it) */
+    issueCounted: boolean;
+  }
+}
+
 export async function issueRoutes(
   app: FastifyInstance,
   opts: { issues: IssueService; metrics: GatewayMetrics },
@@ -32,10 +39,11 @@ export async function issueRoutes(
   const admissionErrors = { FCFS: metrics.admissionErrors.labels("FCFS"), CODE: metrics.admissionErrors.labels("CODE") };
   // Answers the handler counted itself; every other answer of these routes (401, 429, 503 from a
   // hook, a thrown error turned into a problem) is counted once it is sent, by its problem code.
-  const counted = new WeakSet<FastifyReply>();
+  // A reply decoration rather than a WeakSet: no weak-collection entry per answer.
+  app.decorateReply("issueCounted", false);
   // Callback style: no promise per request on the hot path.
   app.addHook("onResponse", (request, reply, done) => {
-    if (!counted.has(reply)) {
+    if (!reply.issueCounted) {
       const way = request.routeOptions.url === "/coupons/claim" ? "CODE" : "FCFS";
       count(way, problemCodeOf(reply) ?? (reply.statusCode >= 500 ? "INTERNAL" : `HTTP_${reply.statusCode}`));
     }
@@ -54,7 +62,7 @@ export async function issueRoutes(
       throw err;
     }
     end();
-    counted.add(reply);
+    reply.issueCounted = true;
     count(way, outcome.ok ? "ADMITTED" : outcome.code);
     if (!outcome.ok) {
       if (outcome.retryAfterMs !== undefined) reply.header("retry-after", retryAfterSeconds(outcome.retryAfterMs));

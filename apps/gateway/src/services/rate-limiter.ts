@@ -6,7 +6,7 @@
 // A refusal is also remembered here until the time Redis gave: no request can pass that bucket
 // before then (refused requests change nothing and allowed ones only push it further out), so
 // someone hammering a limit is answered without Redis at all.
-import { emissionIntervalUs, takeRateLimit, type KeySpace, type RateLimitRule, type ScriptedClient } from "@coupon/redis";
+import { emissionIntervalUs, takeRateLimit, type KeySpace, type RateLimitAnswer, type RateLimitRule, type ScriptedClient } from "@coupon/redis";
 
 export interface RateLimits {
   user: RateLimitRule | null;
@@ -44,10 +44,14 @@ export class RateLimiter {
     const ipKey = this.ip ? this.keys.ip(address).rate : null;
     const remembered = Math.max(this.remembered(userKey), this.remembered(ipKey));
     if (remembered > 0) return { limited: true, retryAfterMs: remembered };
-    const [byUser, byIp] = await Promise.all([
-      userKey && this.user ? takeRateLimit(this.redis, userKey, this.user.intervalUs, this.user.burst) : null,
-      ipKey && this.ip ? takeRateLimit(this.redis, ipKey, this.ip.intervalUs, this.ip.burst) : null,
-    ]);
+    const userCall = userKey && this.user ? takeRateLimit(this.redis, userKey, this.user.intervalUs, this.user.burst) : null;
+    const ipCall = ipKey && this.ip ? takeRateLimit(this.redis, ipKey, this.ip.intervalUs, this.ip.burst) : null;
+    // Both leave in this event-loop turn (one pipelined round trip). Promise.all only when both
+    // are on: awaiting one while the other might reject unobserved would be an unhandled rejection.
+    let byUser: RateLimitAnswer | null;
+    let byIp: RateLimitAnswer | null;
+    if (userCall && ipCall) [byUser, byIp] = await Promise.all([userCall, ipCall]);
+    else [byUser, byIp] = [userCall && (await userCall), ipCall && (await ipCall)];
     // One bucket may have counted the request while the other refused it: it was still a
     // request sent, so that token stays spent.
     let wait = 0;
