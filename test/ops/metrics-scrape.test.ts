@@ -45,6 +45,14 @@ beforeAll(async () => {
   // An answer from a hook, not the handler: still counted, by its problem code.
   expect((await fetch(`${gateway.url}/policies/${policy.id}/issue`, { method: "POST" })).status).toBe(401);
   await waitFor("50 coupons persisted", async () => value(await workerMetrics(), "coupon_issued_total", { way: "admission" }) === 50, 30_000, 200);
+  // Queue figures are read at scrape time and shared for 250 ms, so a scrape may still show the
+  // jobs that were waiting a moment ago: wait for one that shows the queue drained.
+  await waitFor(
+    "no job waiting",
+    async () => value(await workerMetrics(), "coupon_queue_jobs", { queue: "issue", state: "waiting" }) === 0,
+    30_000,
+    300,
+  );
 });
 
 afterAll(async () => {
@@ -155,7 +163,8 @@ describe("a real Prometheus", () => {
       const panel = dashboard.panels.find((x) => x.title === title);
       expect(panel, title).toBeDefined();
       const expr = panel?.targets?.[0]?.expr as string;
-      expect((await series(expr)).length, `${title}: ${expr}`).toBeGreaterThan(0);
+      // rate() needs two scrapes inside its window; the burst may have landed before the second.
+      await waitFor(`${title}: ${expr} has data\n${p.output()}`, async () => (await series(expr)).length > 0, 30_000, 250);
     }
   });
 });
