@@ -47,6 +47,15 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   return reply.code(p.status).type(PROBLEM_CONTENT_TYPE).send(p);
 }
 
+/**
+ * Sends a problem whose JSON was made once (an answer given millions of times, the same every
+ * time), past the serializer. The body must be the JSON of a problem with this code.
+ */
+export function sendProblemBody(reply: FastifyReply, code: ErrorCode, body: string): FastifyReply {
+  reply.problemCode = code;
+  return reply.code(ERRORS[code].status).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
 /** Retry-After in whole seconds, rounded up and at least 1 (HTTP allows no fractions). */
 export function retryAfterSeconds(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)));

@@ -101,6 +101,28 @@ describe("POST /policies/:id/issue", () => {
 });
 
 describe("refusals answered from memory", () => {
+  it("are the same answers Redis gives: status, content type and problem body", async () => {
+    const p = await createPolicy(h.app, { totalQuantity: 1 });
+    const first = (await issue(p.id, 801)).json();
+    const holderFromRedis = await issue(p.id, 801);
+    const holderFromMemory = await issue(p.id, 801);
+    const soldOutFromRedis = await issue(p.id, 802);
+    const soldOutFromMemory = await issue(p.id, 803);
+    const soldOut = { type: "/problems/sold-out", title: "Sold out", status: 410, detail: "No coupons are left", code: "SOLD_OUT" };
+    for (const res of [soldOutFromRedis, soldOutFromMemory]) {
+      expect(res.statusCode).toBe(410);
+      expect(res.headers["content-type"]).toBe("application/problem+json; charset=utf-8");
+      expect(res.json()).toEqual(soldOut);
+    }
+    const holder = { type: "/problems/already-issued", status: 409, code: "ALREADY_ISSUED", requestId: first.requestId };
+    for (const res of [holderFromRedis, holderFromMemory]) {
+      expect(res.statusCode).toBe(409);
+      expect(res.headers["content-type"]).toBe("application/problem+json; charset=utf-8");
+      expect(res.json()).toMatchObject(holder);
+    }
+    expect(holderFromMemory.json()).toEqual(holderFromRedis.json());
+  });
+
   // The sold-out memory (no Redis command at all, and Redis again once stock comes back) is
   // counted on a Redis of its own in protection/sold-out-shortcut.test.ts.
   it("a holder's second press is answered from memory with the first requestId", async () => {

@@ -36,6 +36,24 @@ describe("RefusalCache", () => {
     expect(cache.lookup("FCFS", "2", "d")).not.toBeNull();
   });
 
+  it("answers a hit with the object noted, not a new one per lookup", () => {
+    const cache = new RefusalCache(500, 10);
+    cache.noteSoldOut("FCFS", "1");
+    cache.noteHolder("FCFS", "1", "u1", "1-first");
+    expect(cache.lookup("FCFS", "1", "u1")).toBe(cache.lookup("FCFS", "1", "u1"));
+    expect(cache.lookup("FCFS", "1", "u2")).toBe(cache.lookup("FCFS", "1", "u3"));
+  });
+
+  it("forgets what was noted for one way once Redis answers the other way", () => {
+    const cache = new RefusalCache(500, 10);
+    cache.noteHolder("CODE", "1", "u1", "1-first");
+    cache.noteSoldOut("CODE", "1");
+    expect(cache.lookup("FCFS", "1", "u1")).toBeNull();
+    cache.noteSoldOut("FCFS", "1");
+    expect(cache.lookup("CODE", "1", "u1")).toBeNull();
+    expect(cache.lookup("FCFS", "1", "u1")).toEqual({ code: "SOLD_OUT" });
+  });
+
   it("is off with a zero time", () => {
     const cache = new RefusalCache(0, 3);
     cache.noteSoldOut("FCFS", "1");

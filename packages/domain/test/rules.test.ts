@@ -4,6 +4,7 @@ import {
   canTransition,
   couponExpiry,
   makeRequestId,
+  isId,
   parseId,
   policyDraftProblems,
   policyIdOfRequest,
@@ -30,8 +31,11 @@ describe("ids", () => {
   it("take positive signed 64-bit decimals only", () => {
     expect(parseId("1")).toBe(1n);
     expect(parseId("9223372036854775807")).toBe(9223372036854775807n);
-    for (const bad of ["0", "-1", "01", "9223372036854775808", "99999999999999999999", "1e3", " 1", 1, null]) {
+    expect(parseId("999999999999999999")).toBe(999999999999999999n);
+    expect(parseId("1000000000000000000")).toBe(1000000000000000000n);
+    for (const bad of ["0", "-1", "01", "9223372036854775808", "9300000000000000000", "99999999999999999999", "1e3", " 1", 1, null]) {
       expect(parseId(bad)).toBeNull();
+      expect(isId(bad)).toBe(false);
     }
   });
 });

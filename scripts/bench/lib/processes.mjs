@@ -22,7 +22,10 @@ export function freePort() {
 
 /** Spawns `node <script>` from the repository root; returns a handle with its output tail and stop(). */
 export function startNode(name, script, env) {
-  const child = spawn(process.execPath, [script], {
+  // BENCH_NODE_ARGS passes flags to the measured processes only (NODE_OPTIONS refuses some, such
+  // as --cpu-prof): `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" pnpm bench ...`.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,12 +1,12 @@
 // The stampede endpoints: FCFS by policy id, CODE by code. Both answer 202 with a requestId
 // to poll; every refusal comes from the one Lua call, from what the gateway already knows, or
 // from the rate limits (429 with Retry-After).
-import { DomainError, parseId } from "@coupon/domain";
+import { DomainError, isId } from "@coupon/domain";
 import type { GatewayMetrics } from "@coupon/telemetry";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { identityOf } from "../plugins/auth.js";
-import { problem, problemCodeOf, retryAfterSeconds, sendProblem } from "../problem.js";
-import type { IssueOutcome, IssueService } from "../services/issue-service.js";
+import { problem, problemCodeOf, retryAfterSeconds, sendProblem, sendProblemBody } from "../problem.js";
+import { CONSTANT_REFUSALS, type IssueOutcome, type IssueRefused, type IssueService } from "../services/issue-service.js";
 import { bearer, idString, issueAcceptedSchema, problems } from "./schemas.js";
 
 declare module "fastify" {
@@ -24,14 +24,16 @@ export async function issueRoutes(
   app.addHook("onRequest", app.authenticate);
 
   // Label children bound once: prom-client then skips hashing the labels on every request.
+  // Observed with performance.now(), not startTimer(): no closure and no hrtime pair per request.
   const timers = { FCFS: metrics.admissionSeconds.labels("FCFS"), CODE: metrics.admissionSeconds.labels("CODE") };
-  const outcomes = new Map<string, ReturnType<typeof metrics.issueRequests.labels>>();
+  // By way, then outcome: no key string built per request.
+  type Child = ReturnType<typeof metrics.issueRequests.labels>;
+  const outcomes = { FCFS: new Map<string, Child>(), CODE: new Map<string, Child>() };
   const count = (way: "FCFS" | "CODE", outcome: string) => {
-    const key = `${way}:${outcome}`;
-    let child = outcomes.get(key);
+    let child = outcomes[way].get(outcome);
     if (!child) {
       child = metrics.issueRequests.labels(way, outcome);
-      outcomes.set(key, child);
+      outcomes[way].set(outcome, child);
     }
     child.inc();
   };
@@ -50,24 +52,40 @@ export async function issueRoutes(
     done();
   });
 
-  const answer = async (way: "FCFS" | "CODE", reply: FastifyReply, run: () => Promise<IssueOutcome>) => {
-    const end = timers[way].startTimer();
+  // The JSON of each constant refusal, made once: a sold-out stampede answers it millions of times.
+  const constantBodies = new Map<IssueRefused, string>(
+    [...CONSTANT_REFUSALS.values()].map((r) => [r, JSON.stringify(problem(r.code, r.detail, r.extra))]),
+  );
+  const refuse = (reply: FastifyReply, outcome: IssueRefused): FastifyReply => {
+    if (outcome.retryAfterMs !== undefined) reply.header("retry-after", retryAfterSeconds(outcome.retryAfterMs));
+    const body = constantBodies.get(outcome);
+    if (body !== undefined) return sendProblemBody(reply, outcome.code, body);
+    return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
+  };
+  const settled = (way: "FCFS" | "CODE", reply: FastifyReply, startedAt: number, outcome: string) => {
+    timers[way].observe((performance.now() - startedAt) / 1000);
+    reply.issueCounted = true;
+    count(way, outcome);
+  };
+
+  /** A refusal this gateway already knows, answered synchronously: no promise, no Redis. */
+  const answerKnown = (way: "FCFS" | "CODE", reply: FastifyReply, startedAt: number, known: IssueRefused): void => {
+    settled(way, reply, startedAt, known.code);
+    refuse(reply, known);
+  };
+
+  const answer = async (way: "FCFS" | "CODE", reply: FastifyReply, startedAt: number, run: () => Promise<IssueOutcome>) => {
     let outcome: IssueOutcome;
     try {
       outcome = await run();
     } catch (err) {
       // Refusals are answered, not thrown: what is thrown here is a store or script failing.
       if (!(err instanceof DomainError) || err.code === "UNAVAILABLE") admissionErrors[way].inc();
-      end();
+      timers[way].observe((performance.now() - startedAt) / 1000);
       throw err;
     }
-    end();
-    reply.issueCounted = true;
-    count(way, outcome.ok ? "ADMITTED" : outcome.code);
-    if (!outcome.ok) {
-      if (outcome.retryAfterMs !== undefined) reply.header("retry-after", retryAfterSeconds(outcome.retryAfterMs));
-      return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
-    }
+    settled(way, reply, startedAt, outcome.ok ? "ADMITTED" : outcome.code);
+    if (!outcome.ok) return refuse(reply, outcome);
     // One line per admission (bounded by the stock; refusals, the millions, log nothing): it joins
     // the HTTP request id (reqId) to the admission's requestId, which the worker's line carries.
     // The app's logger with reqId written in, not the request's child: no pino child per winner.
@@ -86,12 +104,15 @@ export async function issueRoutes(
         response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410, 429, 503) },
       },
     },
-    async (request, reply) => {
-      if (parseId(request.params.id) === null) {
-        throw new DomainError("VALIDATION", "params.id must be a positive 64-bit integer");
-      }
+    // Not async: a known refusal is answered without a promise; anything else returns one.
+    (request, reply) => {
+      const startedAt = performance.now();
+      const policyId = request.params.id;
+      if (!isId(policyId)) throw new DomainError("VALIDATION", "params.id must be a positive 64-bit integer");
       const { userId } = identityOf(request);
-      return answer("FCFS", reply, () => issues.issue(request.params.id, userId, "FCFS", request.ip));
+      const known = issues.knownRefusal(policyId, userId, "FCFS");
+      if (known) return answerKnown("FCFS", reply, startedAt, known);
+      return answer("FCFS", reply, startedAt, () => issues.issue(policyId, userId, "FCFS", request.ip));
     },
   );
 
@@ -111,9 +132,12 @@ export async function issueRoutes(
         response: { 202: issueAcceptedSchema, ...problems(400, 401, 403, 404, 409, 410, 429, 503) },
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
+      const startedAt = performance.now();
       const { userId } = identityOf(request);
-      return answer("CODE", reply, () => issues.claim(request.body.code, userId, request.ip));
+      const known = issues.knownClaimRefusal(request.body.code, userId);
+      if (known) return answerKnown("CODE", reply, startedAt, known);
+      return answer("CODE", reply, startedAt, () => issues.claim(request.body.code, userId, request.ip));
     },
   );
 }

@@ -38,9 +38,20 @@ function limited(verdict: LimitVerdict & { limited: true }): IssueRefused {
   return { ok: false, code: "RATE_LIMITED", detail: "Too many issue requests; try again later", retryAfterMs: verdict.retryAfterMs };
 }
 
+/**
+ * The refusals that carry nothing of the request: one frozen object per code, so the route can
+ * serialize each answer once (see the issue routes) and a stampede allocates none of them.
+ */
+export const CONSTANT_REFUSALS: ReadonlyMap<ErrorCode, IssueRefused> = new Map(
+  (["SOLD_OUT", "NOT_OPEN", "WRONG_ISSUE_TYPE"] as const).map((code) => [
+    code,
+    Object.freeze({ ok: false, code, detail: REFUSAL_DETAIL[code] ?? code }) as IssueRefused,
+  ]),
+);
+
 function refused(code: ErrorCode, firstRequestId?: string): IssueRefused {
-  const detail = REFUSAL_DETAIL[code] ?? code;
-  return code === "ALREADY_ISSUED" ? { ok: false, code, detail, extra: { requestId: firstRequestId ?? null } } : { ok: false, code, detail };
+  if (code === "ALREADY_ISSUED") return { ok: false, code, detail: REFUSAL_DETAIL[code] ?? code, extra: { requestId: firstRequestId ?? null } };
+  return CONSTANT_REFUSALS.get(code) ?? { ok: false, code, detail: REFUSAL_DETAIL[code] ?? code };
 }
 
 export class IssueService {
@@ -56,9 +67,18 @@ export class IssueService {
     private readonly limiter: RateLimiter | null = null,
   ) {}
 
-  async issue(policyId: string, userId: string, way: IssueWay, clientIp: string, limitChecked = false): Promise<IssueOutcome> {
+  /**
+   * The refusal this gateway already knows Redis would give (sold out, or a holder asking again),
+   * or null. Synchronous: the route answers a known refusal without a promise or a Redis call.
+   */
+  knownRefusal(policyId: string, userId: string, way: IssueWay): IssueRefused | null {
     const cached = this.refusals.lookup(way, policyId, userId);
-    if (cached) return refused(cached.code, cached.firstRequestId);
+    return cached ? refused(cached.code, cached.firstRequestId) : null;
+  }
+
+  async issue(policyId: string, userId: string, way: IssueWay, clientIp: string, limitChecked = false): Promise<IssueOutcome> {
+    const known = this.knownRefusal(policyId, userId, way);
+    if (known) return known;
     if (!limitChecked && this.limiter) {
       const verdict = await this.limiter.check(userId, clientIp);
       if (verdict.limited) return limited(verdict);
@@ -88,6 +108,12 @@ export class IssueService {
       .add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp })
       .catch((err: unknown) => this.log.error({ err, requestId }, "enqueue failed; recovery will pick the admission up"));
     return { ok: true, requestId };
+  }
+
+  /** knownRefusal for a code this gateway has already resolved to its policy; null otherwise. */
+  knownClaimRefusal(code: string, userId: string): IssueRefused | null {
+    const policyId = this.codeCache.get(codeKey(code));
+    return policyId ? this.knownRefusal(policyId, userId, "CODE") : null;
   }
 
   async claim(code: string, userId: string, clientIp: string): Promise<IssueOutcome> {
