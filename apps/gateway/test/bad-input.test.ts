@@ -156,6 +156,17 @@ describe("tokens", () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it("a remembered token is refused once it expires", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const soon = createSigner({ key: JWT_SECRET, algorithm: "HS256" })({ sub: "77", exp });
+    // The second answer comes from the remembered token, not a fresh verification.
+    for (let i = 0; i < 2; i++) expect((await h.app.inject({ url: "/me/coupons", headers: bearer(soon) })).statusCode).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 + 100 - Date.now()));
+    const res = await h.app.inject({ url: "/me/coupons", headers: bearer(soon) });
+    expectProblem(res, 401, "UNAUTHORIZED");
+    expect(res.json().detail).toMatch(/expired/i);
+  });
+
   it("says when a token has expired", async () => {
     const res = await h.app.inject({ method: "POST", url: `/policies/${policyId}/issue`, headers: bearer(expired) });
     expect(res.json().detail).toMatch(/expired/i);
