@@ -2,7 +2,8 @@
 import { ERRORS, type ErrorCode } from "@coupon/domain";
 import type { FastifyReply } from "fastify";
 
-export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+// With its charset: Fastify would otherwise append it to every answer, a new string each time.
+export const PROBLEM_CONTENT_TYPE = "application/problem+json; charset=utf-8";
 
 export interface Problem {
   type: string;
