@@ -126,7 +126,7 @@ describe("a real Prometheus", () => {
     type Rules = { groups: { name: string; rules: { name: string; type: string; health: string; lastError?: string }[] }[] };
     const alertsFile = readFileSync(join(ROOT, "ops/prometheus/alerts.yml"), "utf8");
     const shipped = [...alertsFile.matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
-    expect(shipped.length).toBe(15);
+    expect(shipped.length).toBe(16);
     const rules = await waitFor(
       "every rule evaluated",
       async () => {

@@ -90,6 +90,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(docsPlugin);
 
   const metrics = gatewayMetrics(deps.registry);
+  deps.batcher.onFailure((admissions, err) => {
+    metrics.enqueueFailures.inc(admissions.length);
+    app.log.error(
+      { err, admissions: admissions.length, requestIds: admissions.slice(0, 20).map((a) => a.requestId) },
+      "could not enqueue admissions; recovery will enqueue them again",
+    );
+  });
   const policies = new PolicyService(deps.prisma, deps.redis, deps.keys, app.log);
   const refusals = new RefusalCache(deps.subscriber ? (deps.soldOutCacheMs ?? 1000) : 0, deps.holderCacheMax ?? 200_000);
   if (deps.subscriber) {
@@ -98,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     deps.subscriber.on("ready", () => refusals.clear());
   }
   const limiter = deps.rateLimits ? new RateLimiter(deps.redis, deps.keys, deps.rateLimits) : null;
-  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, app.log, limiter?.enabled ? limiter : null);
+  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, limiter?.enabled ? limiter : null);
   const shedder = new LoadShedder(deps.shedEventLoopDelayMs ?? 0, (shedding, lagMs) =>
     app.log.warn({ lagMs: Math.round(lagMs) }, shedding ? "event loop lagging: shedding user requests" : "event loop caught up: no longer shedding"),
   );

@@ -14,18 +14,23 @@ export function createIssueQueue(connection: Redis | Cluster, prefix: string): Q
   return new Queue<PersistJobData>(ISSUE_QUEUE, { connection, prefix, defaultJobOptions: PERSIST_JOB_OPTIONS });
 }
 
+/** Told the admissions of a job that could not be enqueued, and why. */
+export type EnqueueFailureListener = (admissions: readonly AdmissionRecord[], err: unknown) => void;
+
 /**
  * Collects the admissions of a short window (or of one event-loop turn when windowMs is 0) into
  * one persistence job, so that a burst costs one enqueue per few hundred winners instead of one
- * per winner, and the worker writes big batches. `add` resolves once the admission's job is in
- * Redis. Admissions are durable in Redis before they get here, so the window delays persistence,
- * never the answer, and a gateway that dies with a full buffer loses nobody (recovery).
+ * per winner, and the worker writes big batches. Admissions are durable in Redis (pending) before
+ * they get here, so the window delays persistence, never the answer; a job that cannot be
+ * enqueued, or a gateway that dies with a full buffer, loses nobody: recovery enqueues them again.
+ * Nothing is allocated per admission but its place in the buffer: a failed job is reported once,
+ * to the failure listener.
  */
 export class AdmissionBatcher {
   private buffer: AdmissionRecord[] = [];
-  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   private inFlight = new Set<Promise<void>>();
+  private failed: EnqueueFailureListener = () => {};
 
   constructor(
     private readonly queue: Queue<PersistJobData>,
@@ -33,31 +38,31 @@ export class AdmissionBatcher {
     private readonly windowMs = 0,
   ) {}
 
-  add(admission: AdmissionRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.buffer.push(admission);
-      this.waiters.push({ resolve, reject });
-      if (this.buffer.length >= this.maxBatch) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        if (this.windowMs > 0) setTimeout(() => this.flush(), this.windowMs);
-        else setImmediate(() => this.flush());
-      }
-    });
+  /** Who hears of the admissions whose job could not be enqueued (one listener; the last set wins). */
+  onFailure(listener: EnqueueFailureListener): void {
+    this.failed = listener;
+  }
+
+  add(admission: AdmissionRecord): void {
+    this.buffer.push(admission);
+    if (this.buffer.length >= this.maxBatch) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      if (this.windowMs > 0) setTimeout(() => this.flush(), this.windowMs);
+      else setImmediate(() => this.flush());
+    }
   }
 
   private flush(): void {
     this.scheduled = false;
     if (this.buffer.length === 0) return;
     const admissions = this.buffer;
-    const waiters = this.waiters;
     this.buffer = [];
-    this.waiters = [];
-    const p = this.queue
+    const p: Promise<void> = this.queue
       .add(PERSIST_JOB, { admissions })
       .then(
-        () => waiters.forEach((w) => w.resolve()),
-        (err: unknown) => waiters.forEach((w) => w.reject(err)),
+        () => undefined,
+        (err: unknown) => this.failed(admissions, err),
       )
       .finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);

@@ -41,6 +41,13 @@ export function gatewayMetrics(registry: Registry) {
       labelNames: ["way"] as const,
       registers: [registry],
     }),
+    // Admitted (the answer was 202) but not handed to the worker: recovery enqueues them again
+    // after RECOVERY_GRACE_MS, so they are late, not lost.
+    enqueueFailures: new Counter({
+      name: "coupon_enqueue_failures_total",
+      help: "Admissions whose persistence job could not be enqueued (recovery enqueues them again after RECOVERY_GRACE_MS)",
+      registers: [registry],
+    }),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

@@ -5,7 +5,6 @@
 import { DomainError, codeKey, makeRequestId, randomRequestToken, type ErrorCode } from "@coupon/domain";
 import type { AdmissionBatcher } from "@coupon/queue";
 import { admitRequest, policyIdForCode, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
-import type { FastifyBaseLogger } from "fastify";
 import type { PolicyService } from "./policy-service.js";
 import type { LimitVerdict, RateLimiter } from "./rate-limiter.js";
 import type { RefusalCache } from "./refusal-cache.js";
@@ -63,7 +62,6 @@ export class IssueService {
     private readonly batcher: AdmissionBatcher,
     private readonly policies: PolicyService,
     private readonly refusals: RefusalCache,
-    private readonly log: FastifyBaseLogger,
     private readonly limiter: RateLimiter | null = null,
   ) {}
 
@@ -102,11 +100,9 @@ export class IssueService {
       if (admission.code === "SOLD_OUT") this.refusals.noteSoldOut(way, policyId);
       return refused(admission.code);
     }
-    // Not awaited: the admission is already durable in Redis (pending), so the answer need not
-    // wait for the enqueue round trip; should the enqueue fail, recovery enqueues it later.
-    this.batcher
-      .add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp })
-      .catch((err: unknown) => this.log.error({ err, requestId }, "enqueue failed; recovery will pick the admission up"));
+    // The admission is already durable in Redis (pending), so the answer does not wait for the
+    // enqueue; should it fail, the app hears of it and recovery enqueues the admission again.
+    this.batcher.add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp });
     return { ok: true, requestId };
   }
 
