@@ -1,24 +1,31 @@
 import { describe, expect, it } from "vitest";
 import { RefusalCache } from "../src/services/refusal-cache.js";
 
+/** Notes a sell-out and completes its holder snapshot with `holders` (userId -> first requestId). */
+function soldOut(cache: RefusalCache, policyId: string, holders: Record<string, string> = {}, way: "FCFS" | "CODE" = "FCFS") {
+  const load = cache.noteSoldOut(way, policyId);
+  if (load) cache.completeHolderLoad(load, new Map(Object.entries(holders)));
+}
+
 describe("RefusalCache", () => {
   it("answers a sold-out policy until its time runs out or it is invalidated", () => {
     let now = 1000;
     const cache = new RefusalCache(500, 10, () => now);
     expect(cache.lookup("FCFS", "1", "u")).toBeNull();
-    cache.noteSoldOut("FCFS", "1");
+    soldOut(cache, "1");
     expect(cache.lookup("FCFS", "1", "u")).toEqual({ code: "SOLD_OUT" });
     expect(cache.lookup("CODE", "1", "u")).toBeNull();
     now += 501;
     expect(cache.lookup("FCFS", "1", "u")).toBeNull();
-    cache.noteSoldOut("FCFS", "1");
+    expect(cache.noteSoldOut("FCFS", "1")).toBeNull(); // the snapshot is still good
+    expect(cache.lookup("FCFS", "1", "u")).toEqual({ code: "SOLD_OUT" });
     cache.invalidate("1");
     expect(cache.lookup("FCFS", "1", "u")).toBeNull();
   });
 
   it("answers holders ALREADY_ISSUED with their first request, before sold out", () => {
     const cache = new RefusalCache(500, 10);
-    cache.noteSoldOut("FCFS", "1");
+    soldOut(cache, "1");
     cache.noteHolder("FCFS", "1", "u1", "1-first");
     expect(cache.lookup("FCFS", "1", "u1")).toEqual({ code: "ALREADY_ISSUED", firstRequestId: "1-first" });
     expect(cache.lookup("FCFS", "1", "u2")).toEqual({ code: "SOLD_OUT" });
@@ -38,7 +45,7 @@ describe("RefusalCache", () => {
 
   it("answers a hit with the object noted, not a new one per lookup", () => {
     const cache = new RefusalCache(500, 10);
-    cache.noteSoldOut("FCFS", "1");
+    soldOut(cache, "1");
     cache.noteHolder("FCFS", "1", "u1", "1-first");
     expect(cache.lookup("FCFS", "1", "u1")).toBe(cache.lookup("FCFS", "1", "u1"));
     expect(cache.lookup("FCFS", "1", "u2")).toBe(cache.lookup("FCFS", "1", "u3"));
@@ -47,11 +54,47 @@ describe("RefusalCache", () => {
   it("forgets what was noted for one way once Redis answers the other way", () => {
     const cache = new RefusalCache(500, 10);
     cache.noteHolder("CODE", "1", "u1", "1-first");
-    cache.noteSoldOut("CODE", "1");
+    soldOut(cache, "1", {}, "CODE");
     expect(cache.lookup("FCFS", "1", "u1")).toBeNull();
-    cache.noteSoldOut("FCFS", "1");
+    soldOut(cache, "1");
     expect(cache.lookup("CODE", "1", "u1")).toBeNull();
     expect(cache.lookup("FCFS", "1", "u1")).toEqual({ code: "SOLD_OUT" });
+  });
+
+  it("answers sold out from memory only once every holder is known, and holders 409 from the snapshot", () => {
+    const cache = new RefusalCache(500, 10);
+    const load = cache.noteSoldOut("FCFS", "1");
+    expect(load).not.toBeNull();
+    expect(cache.noteSoldOut("FCFS", "1")).toBeNull(); // one snapshot at a time
+    expect(cache.lookup("FCFS", "1", "stranger")).toBeNull(); // loading: ask Redis
+    cache.completeHolderLoad(load!, new Map([["h1", "1-a"], ["h2", ""]]));
+    expect(cache.lookup("FCFS", "1", "stranger")).toEqual({ code: "SOLD_OUT" });
+    expect(cache.lookup("FCFS", "1", "h1")).toEqual({ code: "ALREADY_ISSUED", firstRequestId: "1-a" });
+    expect(cache.lookup("FCFS", "1", "h2")).toEqual({ code: "ALREADY_ISSUED", firstRequestId: "" });
+  });
+
+  it("never answers sold out from memory for a policy with too many users to hold", () => {
+    const cache = new RefusalCache(500, 10);
+    cache.completeHolderLoad(cache.noteSoldOut("FCFS", "1")!, null);
+    cache.noteHolder("FCFS", "1", "seen", "1-s");
+    expect(cache.lookup("FCFS", "1", "stranger")).toBeNull();
+    expect(cache.lookup("FCFS", "1", "seen")).toEqual({ code: "ALREADY_ISSUED", firstRequestId: "1-s" });
+    expect(cache.noteSoldOut("FCFS", "1")).toBeNull(); // not read again until the policy changes
+  });
+
+  it("drops a snapshot read across a change of the policy, and retries one that failed", () => {
+    const cache = new RefusalCache(500, 10);
+    const stale = cache.noteSoldOut("FCFS", "1")!;
+    cache.invalidate("1");
+    const fresh = cache.noteSoldOut("FCFS", "1")!;
+    cache.completeHolderLoad(stale, new Map([["old", "1-o"]]));
+    expect(cache.lookup("FCFS", "1", "old")).toBeNull();
+    expect(cache.lookup("FCFS", "1", "stranger")).toBeNull();
+    cache.failHolderLoad(fresh);
+    const again = cache.noteSoldOut("FCFS", "1");
+    expect(again).not.toBeNull();
+    cache.completeHolderLoad(again!, new Map());
+    expect(cache.lookup("FCFS", "1", "stranger")).toEqual({ code: "SOLD_OUT" });
   });
 
   it("is off with a zero time", () => {

@@ -10,3 +10,4 @@ export * from "./schedule-runs.js";
 export * from "./direct-batch.js";
 export * from "./scan.js";
 export * from "./rate-limit.js";
+export * from "./holders.js";

@@ -4,10 +4,10 @@
 // limited request reaches no admission, so it takes no stock and no place).
 import { DomainError, codeKey, makeRequestId, randomRequestToken, type ErrorCode } from "@coupon/domain";
 import type { AdmissionBatcher } from "@coupon/queue";
-import { admitRequest, policyIdForCode, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
+import { admitRequest, policyIdForCode, readHolders, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { PolicyService } from "./policy-service.js";
 import type { LimitVerdict, RateLimiter } from "./rate-limiter.js";
-import type { RefusalCache } from "./refusal-cache.js";
+import type { HolderLoad, RefusalCache } from "./refusal-cache.js";
 
 export interface IssueAccepted {
   ok: true;
@@ -97,13 +97,25 @@ export class IssueService {
         if (admission.firstRequestId) this.refusals.noteHolder(way, policyId, userId, admission.firstRequestId);
         return refused("ALREADY_ISSUED", admission.firstRequestId);
       }
-      if (admission.code === "SOLD_OUT") this.refusals.noteSoldOut(way, policyId);
+      if (admission.code === "SOLD_OUT") {
+        const load = this.refusals.noteSoldOut(way, policyId);
+        if (load) void this.loadHolders(load);
+      }
       return refused(admission.code);
     }
     // The admission is already durable in Redis (pending), so the answer does not wait for the
     // enqueue; should it fail, the app hears of it and recovery enqueues the admission again.
     this.batcher.add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp });
     return { ok: true, requestId };
+  }
+
+  /** Reads the sold-out policy's holders, so that memory can answer them 409 and everyone else 410. */
+  private async loadHolders(load: HolderLoad): Promise<void> {
+    try {
+      this.refusals.completeHolderLoad(load, await readHolders(this.redis, this.keys, load.policyId, this.refusals.holderRoom()));
+    } catch {
+      this.refusals.failHolderLoad(load);
+    }
   }
 
   /** knownRefusal for a code this gateway has already resolved to its policy; null otherwise. */

@@ -5,6 +5,11 @@
 // changed) is published on a channel; every gateway drops that policy's entries when it hears it,
 // and the time limit bounds staleness should a message be lost.
 //
+// A holder asking again must hear 409 ALREADY_ISSUED, as Redis would say, even when this gateway
+// never saw them: so sold out is answered from memory only once the policy's holders are all
+// known here (a snapshot read when it sold out, see loadHolders). Until then, and for a policy
+// with more users than the cache can hold, the requests go to Redis.
+//
 // A lookup allocates nothing: entries are keyed by the policy id alone (no composite key string
 // per request), and a hit returns the object stored when the refusal was noted.
 
@@ -17,11 +22,21 @@ export interface CachedRefusal {
 
 const SOLD_OUT: CachedRefusal = Object.freeze({ code: "SOLD_OUT" });
 
+/** Whether every holder of the policy is in `holders`. */
+type HolderSnapshot = "none" | "loading" | "complete" | "too-many";
+
 interface PolicyRefusals {
   // The way Redis answered: a CODE policy asked for by id must still be told WRONG_ISSUE_TYPE by Redis.
   way: Way;
   soldOutUntil: number;
   holders: Map<string, CachedRefusal>;
+  snapshot: HolderSnapshot;
+}
+
+/** A holder snapshot to read from Redis; it applies only to the entry it was asked for. */
+export interface HolderLoad {
+  readonly policyId: string;
+  readonly entry: object;
 }
 
 export class RefusalCache {
@@ -45,11 +60,47 @@ export class RefusalCache {
     if (entry === undefined || entry.way !== way) return null;
     const held = entry.holders.get(userId);
     if (held !== undefined) return held;
-    return entry.soldOutUntil > this.now() ? SOLD_OUT : null;
+    return entry.snapshot === "complete" && entry.soldOutUntil > this.now() ? SOLD_OUT : null;
   }
 
-  noteSoldOut(way: Way, policyId: string): void {
-    if (this.enabled) this.entry(way, policyId).soldOutUntil = this.now() + this.soldOutTtlMs;
+  /** Redis answered SOLD_OUT. Returns the holder snapshot to load when this gateway has none yet. */
+  noteSoldOut(way: Way, policyId: string): HolderLoad | null {
+    if (!this.enabled) return null;
+    const entry = this.entry(way, policyId);
+    entry.soldOutUntil = this.now() + this.soldOutTtlMs;
+    if (entry.snapshot !== "none") return null;
+    entry.snapshot = "loading";
+    return { policyId, entry };
+  }
+
+  /** Room left for holders, the most a snapshot may bring. */
+  holderRoom(): number {
+    return Math.max(0, this.maxHolders - this.holderCount);
+  }
+
+  /**
+   * The snapshot read for `load` (userId -> first requestId), or null when the policy has too many
+   * users to hold. Dropped when the policy changed meanwhile (its entry is no longer the same).
+   */
+  completeHolderLoad(load: HolderLoad, holders: Map<string, string> | null): void {
+    const entry = this.policies.get(load.policyId);
+    if (entry === undefined || entry !== load.entry) return;
+    if (holders === null) {
+      entry.snapshot = "too-many";
+      return;
+    }
+    for (const [userId, firstRequestId] of holders) {
+      if (!entry.holders.has(userId)) this.holderCount++;
+      entry.holders.set(userId, Object.freeze({ code: "ALREADY_ISSUED", firstRequestId }));
+    }
+    entry.snapshot = "complete";
+    this.evictOverflow();
+  }
+
+  /** The snapshot could not be read: the next SOLD_OUT from Redis asks for it again. */
+  failHolderLoad(load: HolderLoad): void {
+    const entry = this.policies.get(load.policyId);
+    if (entry !== undefined && entry === load.entry && entry.snapshot === "loading") entry.snapshot = "none";
   }
 
   noteHolder(way: Way, policyId: string, userId: string, firstRequestId: string): void {
@@ -57,11 +108,7 @@ export class RefusalCache {
     const holders = this.entry(way, policyId).holders;
     if (!holders.has(userId)) this.holderCount++;
     holders.set(userId, Object.freeze({ code: "ALREADY_ISSUED", firstRequestId }));
-    // Under a stampede only the current sale matters: forget the policies noted first.
-    for (const [id, oldest] of this.policies) {
-      if (this.holderCount <= this.maxHolders) break;
-      this.drop(id, oldest);
-    }
+    this.evictOverflow();
   }
 
   /** Something changed for this policy that may turn a refusal into an admission. */
@@ -75,6 +122,14 @@ export class RefusalCache {
     this.holderCount = 0;
   }
 
+  /** Under a stampede only the current sale matters: forget the policies noted first. */
+  private evictOverflow(): void {
+    for (const [id, oldest] of this.policies) {
+      if (this.holderCount <= this.maxHolders) break;
+      this.drop(id, oldest);
+    }
+  }
+
   private entry(way: Way, policyId: string): PolicyRefusals {
     let entry = this.policies.get(policyId);
     if (entry && entry.way !== way) {
@@ -83,7 +138,7 @@ export class RefusalCache {
       entry = undefined;
     }
     if (!entry) {
-      entry = { way, soldOutUntil: 0, holders: new Map() };
+      entry = { way, soldOutUntil: 0, holders: new Map(), snapshot: "none" };
       this.policies.set(policyId, entry);
     }
     return entry;

@@ -1,6 +1,7 @@
 // The sold-out shortcut, counted on a Redis server of this test's own (INFO commandstats): once
-// Redis has said SOLD_OUT, the gateway answers 410 without sending Redis anything, rate limits
-// included; as soon as stock comes back (a released admission publishes policy-changed) it asks
+// Redis has said SOLD_OUT and the gateway has read the policy's holders, it answers 410 to
+// everyone else and 409 to every holder (seen by this gateway or not) without sending Redis
+// anything, rate limits included; as soon as stock comes back (a released admission publishes policy-changed) it asks
 // Redis again, long before SOLD_OUT_CACHE_MS. With the shortcut off, every request goes to Redis.
 import { admitRequest, releaseAdmission } from "@coupon/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +35,7 @@ async function snapshot(): Promise<{ scripts: number; all: number }> {
 }
 
 describe("a sold-out policy", () => {
-  it("is answered 410 without any Redis command, and from Redis again as soon as stock comes back", async () => {
+  it("is answered 410, and 409 to a holder this gateway never saw, without any Redis command, and from Redis again as soon as stock comes back", async () => {
     const p = await createPolicy(h.app, { totalQuantity: 1 });
     // The one unit is admitted but never enqueued, so it can be given back below.
     const requestId = `${p.id}-${"b".repeat(24)}`;
@@ -44,9 +45,26 @@ describe("a sold-out policy", () => {
     expect(fromRedis.statusCode).toBe(410);
     expect(fromRedis.json().code).toBe("SOLD_OUT");
 
+    // The holders are read once, in the background: wait until a press costs Redis nothing.
+    await waitFor(
+      "the holder snapshot",
+      async () => {
+        const b = await snapshot();
+        await press(h.app, p.id, 850);
+        return (await snapshot()).all === b.all;
+      },
+      5000,
+      20,
+    );
     const before = await snapshot();
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => press(h.app, p.id, 900 + (i % 50))));
     expect(answers.every((a) => a.statusCode === 410 && a.json().code === "SOLD_OUT")).toBe(true);
+    // User 801 was admitted straight in Redis: this gateway never answered them, yet knows them.
+    const holder = await Promise.all(Array.from({ length: 5 }, () => press(h.app, p.id, 801)));
+    for (const a of holder) {
+      expect(a.statusCode).toBe(409);
+      expect(a.json()).toMatchObject({ code: "ALREADY_ISSUED", requestId });
+    }
     const after = await snapshot();
     expect(after.scripts).toBe(before.scripts);
     expect(after.all).toBe(before.all);
