@@ -41,6 +41,13 @@ type Db = PrismaClient | Tx;
 
 const MAX_NUMBER_RETRIES = 3;
 
+/**
+ * How long the careful path waits for its policy row. A batch of the same policy holds it for
+ * one transaction (milliseconds); anything longer is a stuck session, and the job is better
+ * retried (BullMQ's backoff) than left holding a worker slot and a connection behind it.
+ */
+export const POLICY_LOCK_TIMEOUT_MS = 5_000;
+
 /** Told whether the careful path got its policy row lock (the design's lock failure rate). */
 export type LockObserver = (outcome: "acquired" | "failed") => void;
 
@@ -50,13 +57,14 @@ export async function persistAdmissions(
   admissions: AdmissionRecord[],
   validity?: Validity,
   onLock?: LockObserver,
+  lockTimeoutMs = POLICY_LOCK_TIMEOUT_MS,
 ): Promise<PersistResult> {
   if (validity) {
     // Any error here (the CHECK on issued_count, an unknown policy) rolled the statement back whole.
     const fast = await persistFast(prisma, policyId, admissions, validity).catch(() => null);
     if (fast) return fast;
   }
-  return persistCarefully(prisma, policyId, admissions, onLock);
+  return persistCarefully(prisma, policyId, admissions, onLock, lockTimeoutMs);
 }
 
 /** One statement; null when the batch needs the careful path (nothing of it stays half-done). */
@@ -93,7 +101,8 @@ async function persistCarefully(
   prisma: PrismaClient,
   policyId: string,
   admissions: AdmissionRecord[],
-  onLock?: LockObserver,
+  onLock: LockObserver | undefined,
+  lockTimeoutMs: number,
 ): Promise<PersistResult> {
   let locked = false;
   // A transaction that never got its lock (no connection within maxWait, a lock or statement
@@ -101,6 +110,7 @@ async function persistCarefully(
   return prisma.$transaction(
     async (tx) => {
       // The row lock orders concurrent batches of one policy, so the count check below is exact.
+      await tx.$executeRaw`SELECT set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)`;
       const [policy] = await tx.$queryRaw<PolicyRow[]>`
         SELECT total_quantity, issued_count, valid_days, valid_until
         FROM coupon_policies WHERE id = ${policyId}::bigint FOR UPDATE`;
