@@ -144,6 +144,36 @@ describe("submitting a batch", () => {
     expect(await h.prisma.directBatchChunk.count({ where: { batch: { policyId: BigInt(direct.id) } } })).toBe(0);
   });
 
+  it("refuses a policy that is not issuing (403 NOT_OPEN), but gives a retried submission its batch", async () => {
+    const before = await h.prisma.directBatch.count();
+    const paused = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: null, status: "PAUSED" });
+    const early = await createPolicy(h.app, {
+      issueType: "DIRECT",
+      totalQuantity: null,
+      issueStartAt: new Date(Date.now() + 3_600_000).toISOString(),
+      issueEndAt: new Date(Date.now() + 7_200_000).toISOString(),
+    });
+    for (const [name, policyId] of [["paused", paused.id], ["before its window", early.id]] as const) {
+      const res = await submitJson(policyId, { userIds: ["1", "2"] });
+      expect(res.statusCode, name).toBe(403);
+      expect(res.json().code, name).toBe("NOT_OPEN");
+    }
+    expect(await h.prisma.directBatch.count()).toBe(before);
+
+    const open = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: null });
+    const key = { "idempotency-key": `closing-${randomBytes(4).toString("hex")}` };
+    const first = await submitJson(open.id, { userIds: ["1"] }, key);
+    expect(first.statusCode).toBe(202);
+    const end = await h.app.inject({ method: "PATCH", url: `/admin/policies/${open.id}`, headers: admin, payload: { status: "ENDED" } });
+    expect(end.statusCode).toBe(200);
+    const again = await submitJson(open.id, { userIds: ["1"] }, key);
+    expect(again.statusCode).toBe(202);
+    expect(again.json().batchId).toBe(first.json().batchId);
+    const fresh = await submitJson(open.id, { userIds: ["1"] });
+    expect(fresh.statusCode).toBe(403);
+    expect(fresh.json().detail).toMatch(/ENDED/);
+  });
+
   it("other routes keep the small body limit and the default JSON parser", async () => {
     const res = await h.app.inject({
       method: "POST",

@@ -65,3 +65,13 @@ const POLICY_NEXT: Readonly<Record<PolicyStatus, readonly PolicyStatus[]>> = {
 export function canChangePolicyStatus(from: PolicyStatus, to: PolicyStatus): boolean {
   return from === to || POLICY_NEXT[from].includes(to);
 }
+
+/**
+ * Whether a policy issues at `now`: ACTIVE and inside [issueStartAt, issueEndAt). The admission
+ * script (packages/redis/lua/admitRequest-6.lua) applies the same rule atomically in Redis for
+ * FCFS and CODE; this is the rule for what does not go through it (DIRECT batches).
+ */
+export function isIssuing(p: { status: PolicyStatus; issueStartAt: Date; issueEndAt: Date }, now: Date): boolean {
+  const t = now.getTime();
+  return p.status === "ACTIVE" && t >= p.issueStartAt.getTime() && t < p.issueEndAt.getTime();
+}

@@ -5,6 +5,7 @@ import {
   couponExpiry,
   makeRequestId,
   isId,
+  isIssuing,
   parseId,
   policyDraftProblems,
   policyIdOfRequest,
@@ -37,6 +38,21 @@ describe("ids", () => {
       expect(parseId(bad)).toBeNull();
       expect(isId(bad)).toBe(false);
     }
+  });
+});
+
+describe("issuing window", () => {
+  const start = new Date("2026-11-25T10:00:00Z");
+  const end = new Date("2026-11-25T12:00:00Z");
+  it("is open while ACTIVE from the start, inclusive, to the end, exclusive", () => {
+    const at = (iso: string, status: "ACTIVE" | "PAUSED" | "ENDED" = "ACTIVE") =>
+      isIssuing({ status, issueStartAt: start, issueEndAt: end }, new Date(iso));
+    expect(at("2026-11-25T09:59:59.999Z")).toBe(false);
+    expect(at("2026-11-25T10:00:00.000Z")).toBe(true);
+    expect(at("2026-11-25T11:59:59.999Z")).toBe(true);
+    expect(at("2026-11-25T12:00:00.000Z")).toBe(false);
+    expect(at("2026-11-25T11:00:00Z", "PAUSED")).toBe(false);
+    expect(at("2026-11-25T11:00:00Z", "ENDED")).toBe(false);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   DomainError,
   batchSecondsLeft,
   isFinishedBatch,
+  isIssuing,
   parseId,
   type DirectBatchState,
   type DirectFailureReason,
@@ -66,13 +67,25 @@ export class DirectBatchService {
     format: "json" | "csv",
     idempotencyKey: string | null,
   ): Promise<{ batchId: string; created: boolean }> {
-    const policy = await this.prisma.couponPolicy.findUnique({ where: { id: policyId }, select: { issueType: true } });
+    const policy = await this.prisma.couponPolicy.findUnique({
+      where: { id: policyId },
+      select: { issueType: true, status: true, issueStartAt: true, issueEndAt: true },
+    });
     if (!policy) throw new DomainError("POLICY_NOT_FOUND", `Policy ${policyId} not found`);
     if (policy.issueType !== "DIRECT") throw new DomainError("WRONG_ISSUE_TYPE", "Only a DIRECT policy takes direct issues");
 
+    // A retried submission gets its batch back even if the policy has closed since.
     if (idempotencyKey !== null) {
       const known = await this.byKey(policyId, idempotencyKey);
       if (known) return this.resubmitted(known, body);
+    }
+    if (!isIssuing(policy, new Date())) {
+      throw new DomainError(
+        "NOT_OPEN",
+        policy.status !== "ACTIVE"
+          ? `Policy ${policyId} is ${policy.status}: it takes no batch`
+          : `Policy ${policyId} issues from ${policy.issueStartAt.toISOString()} to ${policy.issueEndAt.toISOString()}`,
+      );
     }
 
     let batchId: bigint;
