@@ -343,6 +343,23 @@ describe("issuing a batch", () => {
     expect(coupons.length).toBe(b.successCount);
     expect((await h.app.inject({ method: "POST", url: `/admin/batches/${batchId}/cancel`, headers: admin })).statusCode).toBe(409);
   });
+
+  it("a policy that ends stops its batches still to do", async () => {
+    const policy = await createPolicy(h.app, { issueType: "DIRECT", totalQuantity: null });
+    const running = (await submitJson(policy.id, { userIds: ids(600_000, 15_000) })).json().batchId;
+    const next = (await submitJson(policy.id, { userIds: ids(700_000, 15_000) })).json().batchId;
+    await waitFor("under way", async () => ((await batch(running)).processed as number) > 0, 30_000, 5);
+    const end = await h.app.inject({ method: "PATCH", url: `/admin/policies/${policy.id}`, headers: admin, payload: { status: "ENDED" } });
+    expect(end.statusCode).toBe(200);
+    let issued = 0;
+    for (const batchId of [running, next]) {
+      const b = await finished(batchId);
+      expect(b.state).toBe("CANCELLED");
+      expect(b.processed as number).toBeLessThan(15_000);
+      issued += b.successCount as number;
+    }
+    expect((await expectConsistent(policy.id)).length).toBe(issued);
+  });
 });
 
 describe("crashes and races", () => {

@@ -14,6 +14,7 @@ import {
 import type { PrismaClient } from "@coupon/db/client";
 import { enqueueDirectBatch, type DirectBatchJobData } from "@coupon/queue";
 import type { Queue } from "bullmq";
+import { requestBatchCancel } from "../persistence/cancel-batches.js";
 import { CsvIdListParser, JsonIdListParser, type IdListParser } from "./id-list-parsers.js";
 
 export interface DirectBatchLimits {
@@ -223,14 +224,9 @@ export class DirectBatchService {
 
   /** A queued batch is cancelled at once; a running one stops before its next chunk. */
   async cancel(batchId: bigint): Promise<BatchRecord> {
-    const rows = await this.prisma.$queryRaw<{ id: bigint }[]>`
-      UPDATE direct_batches SET cancel_requested = true,
-        state = CASE WHEN state = 'QUEUED' THEN 'CANCELLED'::"DirectBatchState" ELSE state END,
-        finished_at = CASE WHEN state = 'QUEUED' THEN now() ELSE finished_at END
-      WHERE id = ${batchId} AND state IN ('QUEUED', 'RUNNING')
-      RETURNING id`;
+    const asked = await requestBatchCancel(this.prisma, { batchId });
     const batch = await this.get(batchId);
-    if (rows.length === 0) throw new DomainError("INVALID_STATE", `Batch ${batchId} is already ${batch.state}`);
+    if (asked.length === 0) throw new DomainError("INVALID_STATE", `Batch ${batchId} is already ${batch.state}`);
     return batch;
   }
 }

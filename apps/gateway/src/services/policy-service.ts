@@ -12,6 +12,7 @@ import type { PrismaClient } from "@coupon/db/client";
 import { rebuildPolicyFromPostgres, rulesOf } from "@coupon/policy-state";
 import { admittedCount, syncPolicyRules, type KeySpace, type ScriptedClient } from "@coupon/redis";
 import type { FastifyBaseLogger } from "fastify";
+import { requestBatchCancel } from "../persistence/cancel-batches.js";
 import type { PolicyRecord } from "./policy-view.js";
 
 const MISSING_TTL_MS = 2_000;
@@ -77,11 +78,19 @@ export class PolicyService {
       throw new DomainError("INVALID_STATE", `A ${current.status} policy cannot become ${to}`);
     }
     // Conditional on the status read above: of two racing changes, the second sees 0 rows.
-    const updated = await this.prisma.couponPolicy.updateMany({
-      where: { id, status: current.status as PolicyStatus },
-      data: { status: to },
+    const changed = await this.prisma.$transaction(async (tx) => {
+      const updated = await tx.couponPolicy.updateMany({
+        where: { id, status: current.status as PolicyStatus },
+        data: { status: to },
+      });
+      // An ended policy issues nothing more: its DIRECT batches still to do stop with it.
+      if (updated.count > 0 && to === "ENDED") {
+        const stopped = await requestBatchCancel(tx, { policyId: id });
+        if (stopped.length > 0) this.log.info({ policyId: id.toString(), batches: stopped.map(String) }, "policy ended: its batches are cancelled");
+      }
+      return updated.count > 0;
     });
-    if (updated.count === 0) throw new DomainError("INVALID_STATE", "The policy changed meanwhile; read it again");
+    if (!changed) throw new DomainError("INVALID_STATE", "The policy changed meanwhile; read it again");
     const policy = await this.get(id);
     await this.publish(policy, "update");
     return policy;
