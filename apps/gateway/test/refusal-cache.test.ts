@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RefusalCache } from "../src/services/refusal-cache.js";
+import { HOLDER_LOAD_TIMEOUT_MS, RefusalCache } from "../src/services/refusal-cache.js";
 
 /** Notes a sell-out and completes its holder snapshot with `holders` (userId -> first requestId). */
 function soldOut(cache: RefusalCache, policyId: string, holders: Record<string, string> = {}, way: "FCFS" | "CODE" = "FCFS") {
@@ -71,6 +71,20 @@ describe("RefusalCache", () => {
     expect(cache.lookup("FCFS", "1", "stranger")).toEqual({ code: "SOLD_OUT" });
     expect(cache.lookup("FCFS", "1", "h1")).toEqual({ code: "ALREADY_ISSUED", firstRequestId: "1-a" });
     expect(cache.lookup("FCFS", "1", "h2")).toEqual({ code: "ALREADY_ISSUED", firstRequestId: "" });
+  });
+
+  it("asks for a snapshot again when one has been loading for too long", () => {
+    let now = 1000;
+    const cache = new RefusalCache(60_000, 10, () => now);
+    const hung = cache.noteSoldOut("FCFS", "1");
+    expect(hung).not.toBeNull();
+    now += HOLDER_LOAD_TIMEOUT_MS - 1;
+    expect(cache.noteSoldOut("FCFS", "1")).toBeNull();
+    now += 1;
+    const again = cache.noteSoldOut("FCFS", "1");
+    expect(again).not.toBeNull();
+    cache.completeHolderLoad(again!, new Map([["h", "1-h"]]));
+    expect(cache.lookup("FCFS", "1", "stranger")).toEqual({ code: "SOLD_OUT" });
   });
 
   it("never answers sold out from memory for a policy with too many users to hold", () => {

@@ -22,6 +22,9 @@ export interface CachedRefusal {
 
 const SOLD_OUT: CachedRefusal = Object.freeze({ code: "SOLD_OUT" });
 
+/** A snapshot still loading after this long is asked for again (a read that never answered). */
+export const HOLDER_LOAD_TIMEOUT_MS = 10_000;
+
 /** Whether every holder of the policy is in `holders`. */
 type HolderSnapshot = "none" | "loading" | "complete" | "too-many";
 
@@ -31,6 +34,7 @@ interface PolicyRefusals {
   soldOutUntil: number;
   holders: Map<string, CachedRefusal>;
   snapshot: HolderSnapshot;
+  loadingSince: number;
 }
 
 /** A holder snapshot to read from Redis; it applies only to the entry it was asked for. */
@@ -67,9 +71,12 @@ export class RefusalCache {
   noteSoldOut(way: Way, policyId: string): HolderLoad | null {
     if (!this.enabled) return null;
     const entry = this.entry(way, policyId);
-    entry.soldOutUntil = this.now() + this.soldOutTtlMs;
-    if (entry.snapshot !== "none") return null;
+    const now = this.now();
+    entry.soldOutUntil = now + this.soldOutTtlMs;
+    const stuck = entry.snapshot === "loading" && now - entry.loadingSince >= HOLDER_LOAD_TIMEOUT_MS;
+    if (entry.snapshot !== "none" && !stuck) return null;
     entry.snapshot = "loading";
+    entry.loadingSince = now;
     return { policyId, entry };
   }
 
@@ -138,7 +145,7 @@ export class RefusalCache {
       entry = undefined;
     }
     if (!entry) {
-      entry = { way, soldOutUntil: 0, holders: new Map(), snapshot: "none" };
+      entry = { way, soldOutUntil: 0, holders: new Map(), snapshot: "none", loadingSince: 0 };
       this.policies.set(policyId, entry);
     }
     return entry;
