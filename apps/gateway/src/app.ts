@@ -105,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     deps.subscriber.on("ready", () => refusals.clear());
   }
   const limiter = deps.rateLimits ? new RateLimiter(deps.redis, deps.keys, deps.rateLimits) : null;
-  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, limiter?.enabled ? limiter : null);
+  const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, app.log, limiter?.enabled ? limiter : null);
   const shedder = new LoadShedder(deps.shedEventLoopDelayMs ?? 0, (shedding, lagMs) =>
     app.log.warn({ lagMs: Math.round(lagMs) }, shedding ? "event loop lagging: shedding user requests" : "event loop caught up: no longer shedding"),
   );

@@ -5,6 +5,7 @@
 import { DomainError, codeKey, makeRequestId, randomRequestToken, type ErrorCode } from "@coupon/domain";
 import type { AdmissionBatcher } from "@coupon/queue";
 import { admitRequest, policyIdForCode, readHolders, type IssueWay, type KeySpace, type ScriptedClient } from "@coupon/redis";
+import type { FastifyBaseLogger } from "fastify";
 import type { PolicyService } from "./policy-service.js";
 import type { LimitVerdict, RateLimiter } from "./rate-limiter.js";
 import type { HolderLoad, RefusalCache } from "./refusal-cache.js";
@@ -62,6 +63,7 @@ export class IssueService {
     private readonly batcher: AdmissionBatcher,
     private readonly policies: PolicyService,
     private readonly refusals: RefusalCache,
+    private readonly log: FastifyBaseLogger,
     private readonly limiter: RateLimiter | null = null,
   ) {}
 
@@ -113,7 +115,9 @@ export class IssueService {
   private async loadHolders(load: HolderLoad): Promise<void> {
     try {
       this.refusals.completeHolderLoad(load, await readHolders(this.redis, this.keys, load.policyId, this.refusals.holderRoom()));
-    } catch {
+    } catch (err) {
+      // Sold out keeps coming from Redis meanwhile; the next SOLD_OUT asks for the holders again.
+      this.log.warn({ err, policyId: load.policyId }, "could not read the sold-out policy's holders");
       this.refusals.failHolderLoad(load);
     }
   }
