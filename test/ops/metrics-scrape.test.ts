@@ -46,10 +46,15 @@ beforeAll(async () => {
   expect((await fetch(`${gateway.url}/policies/${policy.id}/issue`, { method: "POST" })).status).toBe(401);
   await waitFor("50 coupons persisted", async () => value(await workerMetrics(), "coupon_issued_total", { way: "admission" }) === 50, 30_000, 200);
   // Queue figures are read at scrape time and shared for 250 ms, so a scrape may still show the
-  // jobs that were waiting a moment ago: wait for one that shows the queue drained.
+  // queue as it was a moment ago, even from before the first job was enqueued (nothing waiting,
+  // nothing completed): wait for one taken after the jobs ran.
   await waitFor(
-    "no job waiting",
-    async () => value(await workerMetrics(), "coupon_queue_jobs", { queue: "issue", state: "waiting" }) === 0,
+    "a scrape showing the queue drained",
+    async () => {
+      const text = await workerMetrics();
+      const jobs = (state: string) => value(text, "coupon_queue_jobs", { queue: "issue", state });
+      return jobs("waiting") === 0 && jobs("active") === 0 && (jobs("completed") ?? 0) >= 1;
+    },
     30_000,
     300,
   );
