@@ -9,6 +9,8 @@ import type { Registry } from "prom-client";
 import authPlugin from "./plugins/auth.js";
 import docsPlugin from "./plugins/docs.js";
 import errorsPlugin from "./plugins/errors.js";
+import { serverWithFrontDoor, type FrontDoorSlot } from "./http-server.js";
+import { knownRefusalDoor, type KnownRefusalDoor } from "./known-refusal-door.js";
 import { lazyChildLogger } from "./plugins/lazy-logger.js";
 import { queueBoardPlugin } from "./plugins/queue-board.js";
 import requestIdPlugin, { requestIdGenerator } from "./plugins/request-id.js";
@@ -20,6 +22,7 @@ import { adminScheduleRoutes } from "./routes/admin-schedules.js";
 import { couponTransitionRoutes } from "./routes/coupon-transitions.js";
 import { healthRoutes } from "./routes/health.js";
 import { issueRoutes } from "./routes/issue.js";
+import { IssueMeter } from "./routes/issue-answers.js";
 import { userReadRoutes } from "./routes/user-reads.js";
 import { DirectBatchService, type DirectBatchLimits } from "./services/direct-batch-service.js";
 import { CouponService } from "./services/coupon-service.js";
@@ -59,16 +62,26 @@ export interface AppDeps {
   shedEventLoopDelayMs?: number;
 }
 
+declare module "fastify" {
+  interface FastifyInstance {
+    /** the door answering known refusals before routing, when the refusal memory is on */
+    knownRefusalDoor: KnownRefusalDoor | null;
+  }
+}
+
 const trustHops = (hops: number) => (_address: string, hop: number) => hop < hops;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const front: FrontDoorSlot = { door: null };
+  const requestId = requestIdGenerator();
   const app = Fastify({
+    serverFactory: serverWithFrontDoor(front),
     logger: loggerOptions("gateway", deps.logLevel),
     childLoggerFactory: (logger, bindings, options) => lazyChildLogger(logger, bindings, options),
     bodyLimit: deps.bodyLimit,
     // A hop count trusts that many proxies nearest to us (Fastify's types take it as a function).
     trustProxy: typeof deps.trustProxy === "number" ? trustHops(deps.trustProxy) : (deps.trustProxy ?? false),
-    genReqId: requestIdGenerator(),
+    genReqId: requestId,
     // One log line per request would cost more than the request itself under a stampede.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
@@ -106,11 +119,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   const limiter = deps.rateLimits ? new RateLimiter(deps.redis, deps.keys, deps.rateLimits) : null;
   const issues = new IssueService(deps.redis, deps.keys, deps.batcher, policies, refusals, app.log, limiter?.enabled ? limiter : null);
+  const meter = new IssueMeter(metrics);
   const shedder = new LoadShedder(deps.shedEventLoopDelayMs ?? 0, (shedding, lagMs) =>
     app.log.warn({ lagMs: Math.round(lagMs) }, shedding ? "event loop lagging: shedding user requests" : "event loop caught up: no longer shedding"),
   );
   app.addHook("onReady", async () => shedder.start());
   app.addHook("onClose", async () => shedder.stop());
+
+  // Known refusals (a sold-out policy, a holder pressing again) are answered before routing.
+  const door = refusals.enabled
+    ? knownRefusalDoor({
+        rememberedIdentity: app.rememberedIdentity,
+        knownRefusal: (policyId, userId) => issues.knownRefusal(policyId, userId, "FCFS"),
+        requestId,
+        meter,
+        isOpen: () => !shedder.shedding,
+      })
+    : null;
+  app.decorate("knownRefusalDoor", door);
+  app.addHook("onReady", async () => {
+    front.door = door;
+  });
+  app.addHook("preClose", async () => {
+    // Closing: Fastify answers every request now (503 and Connection: close), so clients move on.
+    front.door = null;
+  });
 
   await app.register(healthRoutes, {
     checks: { redis: () => deps.redis.ping(), postgres: () => deps.prisma.$queryRaw`SELECT 1` },
@@ -133,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         sendProblem(reply, problem("OVERLOADED", "The gateway is overloaded; try again shortly"));
       });
     }
-    await crowd.register(issueRoutes, { issues, metrics });
+    await crowd.register(issueRoutes, { issues, meter });
     await crowd.register(userReadRoutes, { prisma: deps.prisma, redis: deps.redis, keys: deps.keys });
     await crowd.register(couponTransitionRoutes, { coupons });
   });

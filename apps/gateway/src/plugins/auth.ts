@@ -24,6 +24,8 @@ declare module "fastify" {
     authenticateAdmin: AuthHook;
     /** the identity a token's text proves (throws UNAUTHORIZED), for a token not sent as a Bearer header */
     identifyToken: (token: string) => Identity;
+    /** the identity of an Authorization header already verified and not expired, else null (no HMAC, never throws) */
+    rememberedIdentity: (header: string | undefined) => Identity | null;
   }
 }
 
@@ -96,6 +98,11 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions): Promise<void
   app.decorate("identifyToken", (token: string): Identity => {
     if (!TOKEN.test(token)) throw new DomainError("UNAUTHORIZED", "Token is not valid");
     return identifyToken(token);
+  });
+  app.decorate("rememberedIdentity", (header: string | undefined): Identity | null => {
+    if (header === undefined) return null;
+    const known = verified.get(header);
+    return known !== undefined && known.expiresAt > Date.now() ? known : null;
   });
   app.decorate("authenticate", ((request, _reply, done) => {
     try {

@@ -2,11 +2,11 @@
 // to poll; every refusal comes from the one Lua call, from what the gateway already knows, or
 // from the rate limits (429 with Retry-After).
 import { DomainError, isId } from "@coupon/domain";
-import type { GatewayMetrics } from "@coupon/telemetry";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { identityOf } from "../plugins/auth.js";
 import { problem, problemCodeOf, retryAfterSeconds, sendProblem, sendProblemBody } from "../problem.js";
-import { CONSTANT_REFUSALS, type IssueOutcome, type IssueRefused, type IssueService } from "../services/issue-service.js";
+import type { IssueOutcome, IssueRefused, IssueService } from "../services/issue-service.js";
+import { constantRefusalBody, type IssueMeter, type IssueWay } from "./issue-answers.js";
 import { bearer, idString, issueAcceptedSchema, problems } from "./schemas.js";
 
 declare module "fastify" {
@@ -16,29 +16,10 @@ declare module "fastify" {
   }
 }
 
-export async function issueRoutes(
-  app: FastifyInstance,
-  opts: { issues: IssueService; metrics: GatewayMetrics },
-): Promise<void> {
-  const { issues, metrics } = opts;
+export async function issueRoutes(app: FastifyInstance, opts: { issues: IssueService; meter: IssueMeter }): Promise<void> {
+  const { issues, meter } = opts;
   app.addHook("onRequest", app.authenticate);
 
-  // Label children bound once: prom-client then skips hashing the labels on every request.
-  // Observed with performance.now(), not startTimer(): no closure and no hrtime pair per request.
-  const timers = { FCFS: metrics.admissionSeconds.labels("FCFS"), CODE: metrics.admissionSeconds.labels("CODE") };
-  // By way, then outcome: no key string built per request.
-  type Child = ReturnType<typeof metrics.issueRequests.labels>;
-  const outcomes = { FCFS: new Map<string, Child>(), CODE: new Map<string, Child>() };
-  const count = (way: "FCFS" | "CODE", outcome: string) => {
-    let child = outcomes[way].get(outcome);
-    if (!child) {
-      child = metrics.issueRequests.labels(way, outcome);
-      outcomes[way].set(outcome, child);
-    }
-    child.inc();
-  };
-
-  const admissionErrors = { FCFS: metrics.admissionErrors.labels("FCFS"), CODE: metrics.admissionErrors.labels("CODE") };
   // Answers the handler counted itself; every other answer of these routes (401, 429, 503 from a
   // hook, a thrown error turned into a problem) is counted once it is sent, by its problem code.
   // A reply decoration rather than a WeakSet: no weak-collection entry per answer.
@@ -47,41 +28,35 @@ export async function issueRoutes(
   app.addHook("onResponse", (request, reply, done) => {
     if (!reply.issueCounted) {
       const way = request.routeOptions.url === "/coupons/claim" ? "CODE" : "FCFS";
-      count(way, problemCodeOf(reply) ?? (reply.statusCode >= 500 ? "INTERNAL" : `HTTP_${reply.statusCode}`));
+      meter.count(way, problemCodeOf(reply) ?? (reply.statusCode >= 500 ? "INTERNAL" : `HTTP_${reply.statusCode}`));
     }
     done();
   });
 
-  // The JSON of each constant refusal, made once: a sold-out stampede answers it millions of times.
-  const constantBodies = new Map<IssueRefused, string>(
-    [...CONSTANT_REFUSALS.values()].map((r) => [r, JSON.stringify(problem(r.code, r.detail, r.extra))]),
-  );
   const refuse = (reply: FastifyReply, outcome: IssueRefused): FastifyReply => {
     if (outcome.retryAfterMs !== undefined) reply.header("retry-after", retryAfterSeconds(outcome.retryAfterMs));
-    const body = constantBodies.get(outcome);
+    const body = constantRefusalBody(outcome);
     if (body !== undefined) return sendProblemBody(reply, outcome.code, body);
     return sendProblem(reply, problem(outcome.code, outcome.detail, outcome.extra));
   };
-  const settled = (way: "FCFS" | "CODE", reply: FastifyReply, startedAt: number, outcome: string) => {
-    timers[way].observe((performance.now() - startedAt) / 1000);
+  const settled = (way: IssueWay, reply: FastifyReply, startedAt: number, outcome: string) => {
+    meter.settled(way, startedAt, outcome);
     reply.issueCounted = true;
-    count(way, outcome);
   };
 
   /** A refusal this gateway already knows, answered synchronously: no promise, no Redis. */
-  const answerKnown = (way: "FCFS" | "CODE", reply: FastifyReply, startedAt: number, known: IssueRefused): void => {
+  const answerKnown = (way: IssueWay, reply: FastifyReply, startedAt: number, known: IssueRefused): void => {
     settled(way, reply, startedAt, known.code);
     refuse(reply, known);
   };
 
-  const answer = async (way: "FCFS" | "CODE", reply: FastifyReply, startedAt: number, run: () => Promise<IssueOutcome>) => {
+  const answer = async (way: IssueWay, reply: FastifyReply, startedAt: number, run: () => Promise<IssueOutcome>) => {
     let outcome: IssueOutcome;
     try {
       outcome = await run();
     } catch (err) {
       // Refusals are answered, not thrown: what is thrown here is a store or script failing.
-      if (!(err instanceof DomainError) || err.code === "UNAVAILABLE") admissionErrors[way].inc();
-      timers[way].observe((performance.now() - startedAt) / 1000);
+      meter.failed(way, startedAt, !(err instanceof DomainError) || err.code === "UNAVAILABLE");
       throw err;
     }
     settled(way, reply, startedAt, outcome.ok ? "ADMITTED" : outcome.code);

@@ -8,7 +8,7 @@ import { admitRequest, policyIdForCode, readHolders, type IssueWay, type KeySpac
 import type { FastifyBaseLogger } from "fastify";
 import type { PolicyService } from "./policy-service.js";
 import type { LimitVerdict, RateLimiter } from "./rate-limiter.js";
-import type { HolderLoad, RefusalCache } from "./refusal-cache.js";
+import type { CachedRefusal, HolderLoad, RefusalCache } from "./refusal-cache.js";
 
 export interface IssueAccepted {
   ok: true;
@@ -56,6 +56,7 @@ function refused(code: ErrorCode, firstRequestId?: string): IssueRefused {
 
 export class IssueService {
   private readonly codeCache = new Map<string, string>();
+  private readonly holderRefusals = new WeakMap<CachedRefusal, IssueRefused>();
 
   constructor(
     private readonly redis: ScriptedClient,
@@ -73,7 +74,16 @@ export class IssueService {
    */
   knownRefusal(policyId: string, userId: string, way: IssueWay): IssueRefused | null {
     const cached = this.refusals.lookup(way, policyId, userId);
-    return cached ? refused(cached.code, cached.firstRequestId) : null;
+    if (cached === null) return null;
+    if (cached.code === "SOLD_OUT") return refused("SOLD_OUT");
+    // A holder pressing again gets the same object every time (so its answer can be serialized
+    // once); it lives as long as the memory keeps the holder.
+    let answer = this.holderRefusals.get(cached);
+    if (answer === undefined) {
+      answer = Object.freeze(refused(cached.code, cached.firstRequestId));
+      this.holderRefusals.set(cached, answer);
+    }
+    return answer;
   }
 
   async issue(policyId: string, userId: string, way: IssueWay, clientIp: string, limitChecked = false): Promise<IssueOutcome> {
