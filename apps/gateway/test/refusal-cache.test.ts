@@ -23,6 +23,57 @@ describe("RefusalCache", () => {
     expect(cache.lookup("FCFS", "1", "u")).toBeNull();
   });
 
+  it("when sold out runs out, sends one request to Redis to renew it and answers the rest from memory for one more period at most", () => {
+    let now = 1000;
+    const cache = new RefusalCache(500, 10, () => now);
+    soldOut(cache, "1");
+    cache.noteAsking("FCFS", "1"); // not run out yet: not a renewal
+    now += 500;
+    // Lookups alone change nothing: every caller that finds nothing may still ask Redis...
+    expect(cache.lookup("FCFS", "1", "u1")).toBeNull();
+    expect(cache.lookup("FCFS", "1", "u1")).toBeNull();
+    // ...until one of them leaves for Redis: the renewal.
+    cache.noteAsking("CODE", "1"); // the other way: not this entry's renewal
+    expect(cache.lookup("FCFS", "1", "u2")).toBeNull();
+    cache.noteAsking("FCFS", "1");
+    expect(cache.lookup("FCFS", "1", "u2")).toEqual({ code: "SOLD_OUT" });
+    expect(cache.lookup("FCFS", "1", "u3")).toEqual({ code: "SOLD_OUT" });
+    // Redis said SOLD_OUT again: a full period from now, and the next renewal is one request again.
+    expect(cache.noteSoldOut("FCFS", "1")).toBeNull();
+    now += 499;
+    expect(cache.lookup("FCFS", "1", "u1")).toEqual({ code: "SOLD_OUT" });
+    now += 1;
+    expect(cache.lookup("FCFS", "1", "u1")).toBeNull();
+    cache.noteAsking("FCFS", "1");
+    expect(cache.lookup("FCFS", "1", "u2")).toEqual({ code: "SOLD_OUT" });
+    // The renewal never came back (a rate limit, an error): one period later everyone asks Redis.
+    now += 499;
+    expect(cache.lookup("FCFS", "1", "u2")).toEqual({ code: "SOLD_OUT" });
+    now += 1;
+    expect(cache.lookup("FCFS", "1", "u2")).toBeNull();
+    expect(cache.lookup("FCFS", "1", "u3")).toBeNull();
+  });
+
+  it("stops answering sold out once Redis admits someone to the policy, but keeps its holders", () => {
+    let now = 1000;
+    const cache = new RefusalCache(500, 10, () => now);
+    soldOut(cache, "1", { h1: "1-a" });
+    now += 500;
+    expect(cache.lookup("FCFS", "1", "u1")).toBeNull();
+    cache.noteAsking("FCFS", "1"); // the renewal, admitted: stock came back unannounced
+    cache.noteAdmitted("1");
+    expect(cache.lookup("FCFS", "1", "u2")).toBeNull();
+    expect(cache.lookup("FCFS", "1", "u3")).toBeNull();
+    expect(cache.lookup("FCFS", "1", "h1")).toEqual({ code: "ALREADY_ISSUED", firstRequestId: "1-a" });
+    // Even within the period: an admission means it is not sold out.
+    soldOut(cache, "1");
+    expect(cache.lookup("FCFS", "1", "u2")).toEqual({ code: "SOLD_OUT" });
+    cache.noteAdmitted("1");
+    expect(cache.lookup("FCFS", "1", "u2")).toBeNull();
+    cache.noteAsking("FCFS", "1"); // nothing to renew: not sold out
+    expect(cache.lookup("FCFS", "1", "u2")).toBeNull();
+  });
+
   it("answers holders ALREADY_ISSUED with their first request, before sold out", () => {
     const cache = new RefusalCache(500, 10);
     soldOut(cache, "1");

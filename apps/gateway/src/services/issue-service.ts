@@ -89,6 +89,7 @@ export class IssueService {
   async issue(policyId: string, userId: string, way: IssueWay, clientIp: string, limitChecked = false): Promise<IssueOutcome> {
     const known = this.knownRefusal(policyId, userId, way);
     if (known) return known;
+    this.refusals.noteAsking(way, policyId);
     if (!limitChecked && this.limiter) {
       const verdict = await this.limiter.check(userId, clientIp);
       if (verdict.limited) return limited(verdict);
@@ -115,6 +116,7 @@ export class IssueService {
       }
       return refused(admission.code);
     }
+    this.refusals.noteAdmitted(policyId);
     // The admission is already durable in Redis (pending), so the answer does not wait for the
     // enqueue; should it fail, the app hears of it and recovery enqueues the admission again.
     this.batcher.add({ requestId, policyId, userId, slot: admission.slot, admittedAt: admission.admittedAt, clientIp });

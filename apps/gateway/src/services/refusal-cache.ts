@@ -10,6 +10,12 @@
 // known here (a snapshot read when it sold out, see loadHolders). Until then, and for a policy
 // with more users than the cache can hold, the requests go to Redis.
 //
+// When the sold-out time runs out, one request asks Redis again (the renewal) while the rest are
+// still answered from memory, for at most one more period: a sold-out stampede sends Redis one
+// request per gateway per period, not every request that arrives during a round trip. Should the
+// renewal not come back with SOLD_OUT in that time (refused by a rate limit, failed, or admitted
+// because stock came back unannounced), everyone asks Redis again.
+//
 // A lookup allocates nothing: entries are keyed by the policy id alone (no composite key string
 // per request), and a hit returns the object stored when the refusal was noted.
 
@@ -32,6 +38,8 @@ interface PolicyRefusals {
   // The way Redis answered: a CODE policy asked for by id must still be told WRONG_ISSUE_TYPE by Redis.
   way: Way;
   soldOutUntil: number;
+  /** a request went to Redis to renew sold out since it ran out */
+  renewing: boolean;
   holders: Map<string, CachedRefusal>;
   snapshot: HolderSnapshot;
   loadingSince: number;
@@ -64,7 +72,22 @@ export class RefusalCache {
     if (entry === undefined || entry.way !== way) return null;
     const held = entry.holders.get(userId);
     if (held !== undefined) return held;
-    return entry.snapshot === "complete" && entry.soldOutUntil > this.now() ? SOLD_OUT : null;
+    if (entry.snapshot !== "complete") return null;
+    const now = this.now();
+    if (entry.soldOutUntil > now) return SOLD_OUT;
+    // Ran out: while one request renews it (see noteAsking), the others keep the answer.
+    return entry.renewing && now - entry.soldOutUntil < this.soldOutTtlMs ? SOLD_OUT : null;
+  }
+
+  /**
+   * A request for this policy that memory did not answer goes to Redis now. Once sold out has run
+   * out, the first such request is the renewal the others are answered from memory meanwhile.
+   * Called where the request is sure to leave for Redis, so a lookup stays free of side effects.
+   */
+  noteAsking(way: Way, policyId: string): void {
+    const entry = this.policies.get(policyId);
+    if (entry === undefined || entry.way !== way || entry.renewing || entry.soldOutUntil === 0) return;
+    if (entry.snapshot === "complete" && entry.soldOutUntil <= this.now()) entry.renewing = true;
   }
 
   /** Redis answered SOLD_OUT. Returns the holder snapshot to load when this gateway has none yet. */
@@ -73,6 +96,7 @@ export class RefusalCache {
     const entry = this.entry(way, policyId);
     const now = this.now();
     entry.soldOutUntil = now + this.soldOutTtlMs;
+    entry.renewing = false;
     const stuck = entry.snapshot === "loading" && now - entry.loadingSince >= HOLDER_LOAD_TIMEOUT_MS;
     if (entry.snapshot !== "none" && !stuck) return null;
     entry.snapshot = "loading";
@@ -118,6 +142,15 @@ export class RefusalCache {
     this.evictOverflow();
   }
 
+  /** Redis admitted someone to this policy: it is not sold out (its holders stay known). */
+  noteAdmitted(policyId: string): void {
+    const entry = this.policies.get(policyId);
+    if (entry !== undefined) {
+      entry.soldOutUntil = 0;
+      entry.renewing = false;
+    }
+  }
+
   /** Something changed for this policy that may turn a refusal into an admission. */
   invalidate(policyId: string): void {
     const entry = this.policies.get(policyId);
@@ -145,7 +178,7 @@ export class RefusalCache {
       entry = undefined;
     }
     if (!entry) {
-      entry = { way, soldOutUntil: 0, holders: new Map(), snapshot: "none", loadingSince: 0 };
+      entry = { way, soldOutUntil: 0, renewing: false, holders: new Map(), snapshot: "none", loadingSince: 0 };
       this.policies.set(policyId, entry);
     }
     return entry;

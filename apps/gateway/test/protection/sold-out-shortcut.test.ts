@@ -79,6 +79,60 @@ describe("a sold-out policy", () => {
     expect((await press(h.app, p.id, 804)).json().code).toBe("SOLD_OUT");
   });
 
+  it("renews sold out with one request per period while a crowd keeps pressing", async () => {
+    // Long enough that a renewal comes back within it even on a busy machine.
+    const periodMs = 500;
+    const short = await startHarness({ REDIS_URL: redis.url, SOLD_OUT_CACHE_MS: String(periodMs), RATE_LIMIT_USER_PER_SEC: "0" });
+    try {
+      // Over HTTP: requests and Redis' answers take turns on the event loop as they do in service
+      // (a loop of inject() calls would starve the socket that brings the renewal back).
+      const base = await short.app.listen({ port: 0, host: "127.0.0.1" });
+      const p = await createPolicy(short.app, { totalQuantity: 1 });
+      const requestId = `${p.id}-${"d".repeat(24)}`;
+      expect((await admitRequest(short.redis, short.keys, { policyId: p.id, userId: "1", requestId, way: "FCFS", clientIp: "" })).ok).toBe(true);
+      const users = Array.from({ length: 20 }, (_, i) => bearer(userToken(3000 + i)));
+      const pressOver = async (headers: { authorization: string }) => {
+        const res = await fetch(`${base}/policies/${p.id}/issue`, { method: "POST", headers });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      await waitFor(
+        "the holder snapshot",
+        async () => {
+          const b = await snapshot();
+          await pressOver(users[0] as { authorization: string });
+          return (await snapshot()).scripts === b.scripts;
+        },
+        5000,
+        20,
+      );
+
+      // 20 users press in a loop for 2.5 s: several periods run out while requests are in flight.
+      const before = await snapshot();
+      const started = performance.now();
+      const statuses = new Map<number, number>();
+      await Promise.all(
+        users.map(async (headers) => {
+          while (performance.now() - started < 2500) {
+            const status = await pressOver(headers);
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          }
+        }),
+      );
+      const periods = Math.ceil((performance.now() - started) / periodMs) + 1;
+      const scripts = (await snapshot()).scripts - before.scripts;
+      expect([...statuses.keys()]).toEqual([410]);
+      expect(statuses.get(410)).toBeGreaterThan(200);
+      // Two scripts per renewal: the address limit's and the admission's (the per-user limit is
+      // off here). Without the single renewal, every request in flight when a period runs out
+      // would go to Redis.
+      expect(scripts).toBeGreaterThanOrEqual(2);
+      expect(scripts).toBeLessThanOrEqual(2 * periods);
+    } finally {
+      await short.close();
+    }
+  });
+
   it("goes to Redis for every request with SOLD_OUT_CACHE_MS=0", async () => {
     const off = await startHarness({ REDIS_URL: redis.url, SOLD_OUT_CACHE_MS: "0" });
     try {
