@@ -9,12 +9,11 @@
 // body, a query string, an unknown policy, a gateway shedding load or closing) goes to Fastify,
 // which answers it, and caches what the door needs for the next press.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ERRORS, isId } from "@coupon/domain";
+import { isId } from "@coupon/domain";
 import type { FrontDoor } from "./http-server.js";
 import type { Identity } from "./plugins/auth.js";
-import { REQUEST_ID_HEADER } from "./plugins/request-id.js";
 import { PROBLEM_CONTENT_TYPE } from "./problem.js";
-import { refusalBody, type IssueMeter } from "./routes/issue-answers.js";
+import { wireRefusal, type IssueMeter } from "./routes/issue-answers.js";
 import type { IssueRefused } from "./services/issue-service.js";
 
 export interface KnownRefusalDoorDeps {
@@ -54,13 +53,14 @@ export function knownRefusalDoor(deps: KnownRefusalDoorDeps): KnownRefusalDoor {
     if (known === null) return false;
 
     deps.meter.settled("FCFS", startedAt, known.code);
-    const body = refusalBody(known);
-    res.writeHead(ERRORS[known.code].status, {
+    const wire = wireRefusal(known);
+    // Literal keys (the same as REQUEST_ID_HEADER): a computed key would make every headers object slower to read.
+    res.writeHead(wire.status, {
       "content-type": PROBLEM_CONTENT_TYPE,
-      "content-length": Buffer.byteLength(body),
-      [REQUEST_ID_HEADER]: deps.requestId(req),
+      "content-length": wire.length,
+      "x-request-id": deps.requestId(req),
     });
-    res.end(body);
+    res.end(wire.body);
     answered++;
     return true;
   };

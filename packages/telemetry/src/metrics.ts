@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client). Base units (seconds), `coupon_` prefix, and no user or coupon
 // ids in labels: their number would be unbounded.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { HotCounter, HotHistogram } from "./hot-metrics.js";
 
 /** millisecond-scale buckets, in seconds */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -21,13 +22,14 @@ export function createRegistry(service: string): Registry {
 
 export function gatewayMetrics(registry: Registry) {
   return {
-    issueRequests: new Counter({
+    // Touched by every answer of the issue endpoints: hot metrics (see hot-metrics.ts).
+    issueRequests: new HotCounter({
       name: "coupon_issue_requests_total",
       help: "Issue requests (FCFS and CODE) by outcome: ADMITTED or the problem code answered (refusals, 401, 429, 503...)",
       labelNames: ["way", "outcome"] as const,
       registers: [registry],
     }),
-    admissionSeconds: new Histogram({
+    admissionSeconds: new HotHistogram({
       name: "coupon_admission_duration_seconds",
       help: "Time from receiving an issue request to its answer (admission and enqueue)",
       labelNames: ["way"] as const,

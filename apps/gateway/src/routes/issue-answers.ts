@@ -1,6 +1,7 @@
 // What every answer of the issue endpoints shares, whichever door it leaves by (the Fastify
 // routes, or the known-refusal door in front of them): how it is counted, and the bytes of a
 // refusal.
+import { ERRORS } from "@coupon/domain";
 import type { GatewayMetrics } from "@coupon/telemetry";
 import { problem } from "../problem.js";
 import { CONSTANT_REFUSALS, type IssueRefused } from "../services/issue-service.js";
@@ -13,7 +14,7 @@ type ErrorChild = ReturnType<GatewayMetrics["admissionErrors"]["labels"]>;
 
 /** Counts the answers of the issue endpoints: one per answer, by way and outcome. */
 export class IssueMeter {
-  // Label children bound once: prom-client then skips hashing the labels on every request.
+  // Children bound once (hot metrics: an answer costs an addition, not a label hash).
   private readonly timers: Record<IssueWay, Timer>;
   private readonly errors: Record<IssueWay, ErrorChild>;
   // By way, then outcome: no key string built per request.
@@ -59,18 +60,25 @@ export function constantRefusalBody(outcome: IssueRefused): string | undefined {
   return CONSTANT_BODIES.get(outcome);
 }
 
-// And of each refusal object met again (a holder's, see IssueService.knownRefusal): made once, kept
-// as long as the object lives.
-const BODIES = new WeakMap<IssueRefused, string>();
+/** A refusal as it goes on the wire: made once per refusal object (see wireRefusal). */
+export interface WireRefusal {
+  readonly status: number;
+  readonly body: string;
+  /** the body's length in bytes */
+  readonly length: number;
+}
 
-/** The problem+json body of any refusal. */
-export function refusalBody(outcome: IssueRefused): string {
-  const constant = CONSTANT_BODIES.get(outcome);
-  if (constant !== undefined) return constant;
-  let body = BODIES.get(outcome);
-  if (body === undefined) {
-    body = JSON.stringify(problem(outcome.code, outcome.detail, outcome.extra));
-    BODIES.set(outcome, body);
+// Per refusal object: the constant ones, and a holder's (the same object each time it presses,
+// see IssueService.knownRefusal). Kept as long as the object lives.
+const WIRES = new WeakMap<IssueRefused, WireRefusal>();
+
+/** The status and problem+json body of a refusal, serialized once per refusal object. */
+export function wireRefusal(outcome: IssueRefused): WireRefusal {
+  let wire = WIRES.get(outcome);
+  if (wire === undefined) {
+    const body = CONSTANT_BODIES.get(outcome) ?? JSON.stringify(problem(outcome.code, outcome.detail, outcome.extra));
+    wire = Object.freeze({ status: ERRORS[outcome.code].status, body, length: Buffer.byteLength(body) });
+    WIRES.set(outcome, wire);
   }
-  return body;
+  return wire;
 }
