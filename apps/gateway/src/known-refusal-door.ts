@@ -54,7 +54,7 @@ export function knownRefusalDoor(deps: KnownRefusalDoorDeps): KnownRefusalDoor {
 
     deps.meter.settled("FCFS", startedAt, known.code);
     const wire = wireRefusal(known);
-    // Literal keys (the same as REQUEST_ID_HEADER): a computed key would make every headers object slower to read.
+    // Literal keys (x-request-id is REQUEST_ID_HEADER), so the literal has one fixed shape.
     res.writeHead(wire.status, {
       "content-type": PROBLEM_CONTENT_TYPE,
       "content-length": wire.length,
