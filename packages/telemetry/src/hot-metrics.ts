@@ -28,12 +28,13 @@ function labelsOf(names: readonly string[], values: readonly string[]): Record<s
   return Object.fromEntries(names.map((n, i) => [n, values[i] as string]));
 }
 
-/** What the registry reads of a metric (prom-client's MetricObjectWithValues). */
-abstract class HotMetric<L extends string> {
+/** What the registry reads of a metric (prom-client's MetricObjectWithValues), over series of type S. */
+abstract class HotMetric<L extends string, S extends { labels: Record<string, string> }> {
   readonly name: string;
   readonly help: string;
   readonly aggregator = "sum" as const;
   protected readonly labelNames: readonly L[];
+  protected readonly series = new Map<string, S>();
 
   constructor(opts: HotMetricOptions<L>) {
     this.name = opts.name;
@@ -45,6 +46,17 @@ abstract class HotMetric<L extends string> {
     // The registry reads name, help, type, aggregator and get(); it takes prom-client's own
     // classes in its types only.
     for (const r of registers) r.registerMetric(this as unknown as Histogram);
+  }
+
+  /** The series of these label values, made by `create` the first time. */
+  protected seriesOf(values: readonly string[], create: (labels: Record<string, string>) => S): S {
+    const key = seriesKey(values);
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = create(labelsOf(this.labelNames, values));
+      this.series.set(key, s);
+    }
+    return s;
   }
 
   abstract get type(): "counter" | "histogram";
@@ -65,9 +77,7 @@ interface CounterSeries {
   value: number;
 }
 
-export class HotCounter<L extends string> extends HotMetric<L> {
-  private readonly series = new Map<string, CounterSeries>();
-
+export class HotCounter<L extends string> extends HotMetric<L, CounterSeries> {
   constructor(opts: HotMetricOptions<L>) {
     super(opts);
     this.register(opts.registers);
@@ -79,13 +89,7 @@ export class HotCounter<L extends string> extends HotMetric<L> {
 
   /** The child of one series, to keep and call: labels() itself is not for the hot path. */
   labels(...values: string[]): HotCounterChild {
-    const key = seriesKey(values);
-    let s = this.series.get(key);
-    if (s === undefined) {
-      s = { labels: labelsOf(this.labelNames, values), value: 0 };
-      this.series.set(key, s);
-    }
-    const series = s;
+    const series = this.seriesOf(values, (labels) => ({ labels, value: 0 }));
     return {
       inc: () => {
         series.value++;
@@ -114,9 +118,7 @@ interface HistogramSeries {
   count: number;
 }
 
-export class HotHistogram<L extends string> extends HotMetric<L> {
-  private readonly series = new Map<string, HistogramSeries>();
-  private readonly bounds: readonly number[];
+export class HotHistogram<L extends string> extends HotMetric<L, HistogramSeries> {  private readonly bounds: readonly number[];
 
   constructor(opts: HotMetricOptions<L> & { buckets: readonly number[] }) {
     super(opts);
@@ -130,14 +132,8 @@ export class HotHistogram<L extends string> extends HotMetric<L> {
 
   /** The child of one series, to keep and call: labels() itself is not for the hot path. */
   labels(...values: string[]): HotHistogramChild {
-    const key = seriesKey(values);
-    let s = this.series.get(key);
-    if (s === undefined) {
-      s = { labels: labelsOf(this.labelNames, values), counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
-      this.series.set(key, s);
-    }
-    const series = s;
     const bounds = this.bounds;
+    const series = this.seriesOf(values, (labels) => ({ labels, counts: new Float64Array(bounds.length + 1), sum: 0, count: 0 }));
     return {
       observe: (value: number) => {
         // A duration that is not a number is a bug of the caller, not a reason to fail its answer.
